@@ -1,0 +1,5 @@
+//! The domain: accounts, links, groups, events. Pure decisions: (loaded state, command) -> Plan.
+
+pub mod model;
+pub mod plan;
+pub mod users;

@@ -1,0 +1,228 @@
+//! The records of the cascade: organizations, directories, tokens, SCIM users, accounts,
+//! guards and events. Plain data; the store (de)serializes them, plans decide over them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The tenant: owns verified email domains, accounts, groups and directories.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgRecord {
+    pub id: String,
+    pub name: String,
+    /// Lowercase domains; accounts with an email here are `managed`.
+    pub verified_domains: Vec<String>,
+    pub created: String,
+}
+
+impl OrgRecord {
+    /// `managed` when the email's domain is verified by the org, `external` otherwise.
+    pub fn kind_of(&self, email: &str) -> AccountKind {
+        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        if self.verified_domains.iter().any(|d| d == domain) {
+            AccountKind::Managed
+        } else {
+            AccountKind::External
+        }
+    }
+}
+
+/// One IdP connection of an org.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryRecord {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    /// The IdP's quirk profile (`okta`, `entra`, `google`, `onelogin`, `generic`).
+    pub idp: String,
+    pub created: String,
+}
+
+/// What a bearer credential grants. Stored under the SHA-256 of the secret only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenRecord {
+    /// Public identifier, for listing and revoking; never the secret.
+    pub id: String,
+    pub hash: String,
+    pub scope: TokenScope,
+    pub org_id: String,
+    pub created: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum TokenScope {
+    /// A SCIM bearer token for one directory.
+    #[serde(rename_all = "camelCase")]
+    Directory { directory_id: String, idp: String },
+    /// An org admin key for the admin API.
+    OrgAdmin,
+}
+
+/// What one directory says about one person: the canonical SCIM document (without
+/// `id`, `meta`, `groups`) plus what the server keeps beside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    pub directory_id: String,
+    pub id: String,
+    pub doc: Value,
+    pub version: u64,
+    pub created: String,
+    pub last_modified: String,
+    /// The account this SCIM user is linked to (L1); `None` when unlinked (L9).
+    pub account_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    Managed,
+    External,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    Invited,
+    Jit,
+    Admin,
+    Scim,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    Active,
+    Suspended,
+}
+
+/// Who manages an account: the org's admins, or one directory (the "lock icon").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "camelCase")]
+pub enum ManagedBy {
+    Admin,
+    #[serde(rename_all = "camelCase")]
+    Directory {
+        directory_id: String,
+    },
+}
+
+/// The SCIM user an account is linked to: at most one across the org (L3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkRef {
+    pub directory_id: String,
+    pub user_id: String,
+}
+
+/// The profile an account shows every product; overwritten by SCIM only on take-over (L2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+}
+
+/// One person in the organization: the identity every product sees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountRecord {
+    pub org_id: String,
+    pub id: String,
+    /// Normalized (trimmed, lowercase).
+    pub email: String,
+    pub origin: Origin,
+    pub managed_by: ManagedBy,
+    pub status: AccountStatus,
+    pub profile: Profile,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<LinkRef>,
+    pub version: u64,
+    pub created: String,
+    pub last_modified: String,
+}
+
+/// A uniqueness guard: an item whose key is the unique value and whose body names the owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guard {
+    /// `userName`, case-insensitive, per directory.
+    UserName { directory_id: String, lower: String },
+    /// `externalId`, case-exact, per directory.
+    ExternalId {
+        directory_id: String,
+        external_id: String,
+    },
+    /// An account's normalized email, per org.
+    AccountEmail { org_id: String, email: String },
+}
+
+/// How a decision ended, as the troubleshooting log names it (E1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Created,
+    Linked,
+    TookOver,
+    Updated,
+    NoOp,
+    Unlinked,
+    Relinked,
+    Conflict,
+    Refused,
+    Deleted,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Linked => "linked",
+            Outcome::TookOver => "took-over",
+            Outcome::Updated => "updated",
+            Outcome::NoOp => "no-op",
+            Outcome::Unlinked => "unlinked",
+            Outcome::Relinked => "relinked",
+            Outcome::Conflict => "conflict",
+            Outcome::Refused => "refused",
+            Outcome::Deleted => "deleted",
+        }
+    }
+}
+
+/// One line of the troubleshooting log (E1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventRecord {
+    pub org_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_id: Option<String>,
+    /// RFC 3339 with milliseconds; events sort by it.
+    pub time: String,
+    /// Unique within the same millisecond.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
+    pub operation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub outcome: Outcome,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quirks: Vec<String>,
+}

@@ -1,0 +1,161 @@
+//! `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas` (S1): the `scim-discovery`
+//! function. They state exactly what this server implements.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+
+use super::response::scim_json;
+use super::{
+    authenticate_directory, finish, request_id, AppState, Route, MAX_PAGE_SIZE, MAX_PAYLOAD_BYTES,
+};
+use crate::scim::error::ScimError;
+use crate::scim::list::list_response;
+use crate::scim::schema::{
+    attribute_json, ResourceType, Schema, COMMON_ATTRIBUTES, ENTERPRISE_USER, GROUP,
+    GROUP_RESOURCE, USER, USER_RESOURCE,
+};
+
+/// Resource types this deployment serves. Groups are listed once their function ships.
+pub fn resource_types() -> Vec<&'static ResourceType> {
+    let mut out = vec![&USER_RESOURCE];
+    if GROUPS_ENABLED {
+        out.push(&GROUP_RESOURCE);
+    }
+    out
+}
+
+/// Whether `/Groups` is served (discovery must not promise what is not there).
+pub const GROUPS_ENABLED: bool = false;
+
+fn schemas() -> Vec<&'static Schema> {
+    let mut out = vec![&USER, &ENTERPRISE_USER];
+    if GROUPS_ENABLED {
+        out.push(&GROUP);
+    }
+    out
+}
+
+pub fn service_provider_config(base: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+        "documentationUri": "https://github.com/scimlink/scimlink#readme",
+        "patch": {"supported": true},
+        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": true, "maxResults": MAX_PAGE_SIZE},
+        "changePassword": {"supported": false},
+        "sort": {"supported": false},
+        "etag": {"supported": true},
+        "pagination": {
+            "cursor": false,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": MAX_PAGE_SIZE,
+            "maxPageSize": MAX_PAGE_SIZE
+        },
+        "maxPayloadSize": MAX_PAYLOAD_BYTES,
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "OAuth Bearer Token",
+            "description": "A per-directory bearer token, created by an administrator and shown once.",
+            "primary": true
+        }],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": format!("{base}/ServiceProviderConfig")
+        }
+    })
+}
+
+pub fn resource_type_json(rt: &ResourceType, base: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+        "id": rt.id,
+        "name": rt.name,
+        "endpoint": rt.endpoint,
+        "description": rt.description,
+        "schema": rt.schema.id,
+        "schemaExtensions": rt.extensions.iter().map(|(s, required)| json!({"schema": s.id, "required": required})).collect::<Vec<_>>(),
+        "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/{}", rt.id)}
+    })
+}
+
+pub fn schema_json(s: &Schema, base: &str) -> Value {
+    let mut attributes: Vec<Value> = Vec::new();
+    if s.id == USER.id || s.id == GROUP.id {
+        // id, externalId and meta are common attributes (RFC 7643 §3.1), listed with the core schema.
+        attributes.extend(
+            COMMON_ATTRIBUTES
+                .iter()
+                .filter(|a| a.name != "meta")
+                .map(attribute_json),
+        );
+    }
+    attributes.extend(s.attributes.iter().map(attribute_json));
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": s.id,
+        "name": s.name,
+        "description": s.description,
+        "attributes": attributes,
+        "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{}", s.id)}
+    })
+}
+
+/// Entry point of the `scim-discovery` function.
+pub async fn handle_scim_discovery(
+    state: &AppState,
+    req: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let rid = request_id(&req);
+    let route = Route::parse(req.uri().path());
+    let result = serve(state, &req, route.as_ref()).await;
+    let response = finish(result);
+    tracing::info!(request_id = %rid, status = response.status().as_u16(), path = %req.uri().path(), "discovery request");
+    Ok(response)
+}
+
+async fn serve(
+    state: &AppState,
+    req: &Request,
+    route: Option<&Route>,
+) -> Result<Response<Body>, ScimError> {
+    let route = route.ok_or_else(|| ScimError::not_found("no such endpoint"))?;
+    // RFC 7644 §4 lets discovery be unauthenticated; we authenticate so an unknown or foreign
+    // directory answers the same 404 everywhere (X2).
+    authenticate_directory(&state.store, req, &route.directory_id).await?;
+    if req.method() != http::Method::GET {
+        return Err(ScimError::method_not_allowed(
+            "discovery endpoints are read-only",
+        ));
+    }
+    let base = format!("/scim/v2/directories/{}", route.directory_id);
+    let body = match (route.resource.as_str(), route.id.as_deref()) {
+        ("ServiceProviderConfig", None) => service_provider_config(&base),
+        ("ResourceTypes", None) => {
+            let all: Vec<Value> = resource_types()
+                .into_iter()
+                .map(|rt| resource_type_json(rt, &base))
+                .collect();
+            list_response(all.len(), 1, all)
+        }
+        ("ResourceTypes", Some(id)) => resource_types()
+            .into_iter()
+            .find(|rt| rt.id == id)
+            .map(|rt| resource_type_json(rt, &base))
+            .ok_or_else(|| ScimError::not_found(format!("resource type {id} not found")))?,
+        ("Schemas", None) => {
+            let all: Vec<Value> = schemas()
+                .into_iter()
+                .map(|s| schema_json(s, &base))
+                .collect();
+            list_response(all.len(), 1, all)
+        }
+        ("Schemas", Some(id)) => schemas()
+            .into_iter()
+            .find(|s| s.id == id)
+            .map(|s| schema_json(s, &base))
+            .ok_or_else(|| ScimError::not_found(format!("schema {id} not found")))?,
+        _ => return Err(ScimError::not_found("no such endpoint")),
+    };
+    Ok(scim_json(200, &body, &[]))
+}

@@ -1,0 +1,153 @@
+//! lambda_http glue: configuration, auth, request parsing, SCIM responses.
+//! One `handle_*` per deployed function.
+
+pub mod admin;
+pub mod discovery;
+mod request;
+mod response;
+pub mod users;
+
+use lambda_http::{Body, Request, Response};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+pub use request::{query_params, request_id, Route};
+pub use response::{scim_error, scim_json};
+
+use crate::directory::model::TokenScope;
+use crate::scim::error::ScimError;
+use crate::store::{Store, StoreError};
+
+/// The largest request body accepted, advertised in ServiceProviderConfig (`bulk.maxPayloadSize`
+/// is not used since bulk is not offered) and answered with 413 past it.
+pub const MAX_PAYLOAD_BYTES: usize = 1_048_576;
+/// The largest page a list answers (`count` above it is lowered to it).
+pub const MAX_PAGE_SIZE: usize = 200;
+/// How many users a non-indexed filter may examine before it is refused with `tooMany`.
+pub const MAX_FILTER_SCAN: usize = 10_000;
+
+/// What every handler shares: the store and the configuration, built once per cold start.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    /// SHA-256 of the operator key (from `SCIMLINK_OPERATOR_KEY`); `None` disables operator calls.
+    pub operator_key_hash: Option<[u8; 32]>,
+}
+
+impl AppState {
+    pub fn new(store: Store, operator_key: Option<&str>) -> Self {
+        AppState {
+            store,
+            operator_key_hash: operator_key.filter(|k| !k.is_empty()).map(sha256),
+        }
+    }
+
+    /// From the Lambda environment: `SCIMLINK_TABLE`, `SCIMLINK_OPERATOR_KEY`, and the AWS
+    /// SDK's own variables (`AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
+    pub async fn from_env() -> Self {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let table = std::env::var("SCIMLINK_TABLE").unwrap_or_else(|_| "scimlink".into());
+        let store = Store::new(&sdk, table);
+        let key = std::env::var("SCIMLINK_OPERATOR_KEY").ok();
+        AppState::new(store, key.as_deref())
+    }
+}
+
+/// JSON logs (one line per event, for CloudWatch), level from `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}
+
+pub fn sha256(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The secret of `Authorization: Bearer <secret>`, if any.
+pub fn bearer(req: &Request) -> Option<&str> {
+    let value = req
+        .headers()
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, secret) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| secret.trim())
+        .filter(|s| !s.is_empty())
+}
+
+/// The directory a SCIM request may act on.
+#[derive(Debug, Clone)]
+pub struct DirectoryAuth {
+    pub org_id: String,
+    pub directory_id: String,
+    pub idp: String,
+}
+
+/// X1/X2: a missing or unknown token answers 401; a valid token of another directory
+/// answers 404, exactly as an unknown directory does.
+pub async fn authenticate_directory(
+    store: &Store,
+    req: &Request,
+    directory_id: &str,
+) -> Result<DirectoryAuth, ScimError> {
+    let secret = bearer(req).ok_or_else(ScimError::unauthorized)?;
+    let hash = sha256(secret);
+    let token = store
+        .get_token(&hex(&hash))
+        .await
+        .map_err(store_error)?
+        .ok_or_else(ScimError::unauthorized)?;
+    // The lookup is by hash; comparing the stored hash in constant time keeps the check
+    // itself free of timing differences.
+    if !bool::from(token.hash.as_bytes().ct_eq(hex(&hash).as_bytes())) {
+        return Err(ScimError::unauthorized());
+    }
+    match token.scope {
+        TokenScope::Directory {
+            directory_id: d,
+            idp,
+        } if d == directory_id => Ok(DirectoryAuth {
+            org_id: token.org_id,
+            directory_id: d,
+            idp,
+        }),
+        _ => Err(unknown_directory()),
+    }
+}
+
+pub fn unknown_directory() -> ScimError {
+    ScimError::not_found("directory not found")
+}
+
+/// Store failures a client can act on (429) or not (500, logged).
+pub fn store_error(e: StoreError) -> ScimError {
+    match e {
+        StoreError::Throttled => ScimError::throttled(1),
+        other => {
+            tracing::error!(error = %other, "store error");
+            ScimError::internal()
+        }
+    }
+}
+
+/// Turns a handler's result into the response, logging one line an admin can read.
+pub fn finish(result: Result<Response<Body>, ScimError>) -> Response<Body> {
+    match result {
+        Ok(r) => r,
+        Err(e) => scim_error(&e),
+    }
+}

@@ -1,0 +1,117 @@
+//! Reading requests: routes from the path (API Gateway and `cargo lambda watch` both pass
+//! the raw path), query parameters, bodies with a size limit, request ids.
+
+use std::collections::HashMap;
+
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::Value;
+
+use super::MAX_PAYLOAD_BYTES;
+use crate::scim::error::ScimError;
+
+/// `/scim/v2/directories/{directoryId}/{resource}[/{id}]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub directory_id: String,
+    pub resource: String,
+    pub id: Option<String>,
+}
+
+impl Route {
+    /// Parses the SCIM part of a path; any prefix before `/scim/v2/` (an API stage) is ignored.
+    pub fn parse(path: &str) -> Option<Route> {
+        let start = path.find("/scim/v2/directories/")?;
+        let rest = &path[start + "/scim/v2/directories/".len()..];
+        let mut parts = rest.split('/').filter(|p| !p.is_empty());
+        let directory_id = decode(parts.next()?);
+        let resource = decode(parts.next()?);
+        let id = parts.next().map(decode);
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Route {
+            directory_id,
+            resource,
+            id,
+        })
+    }
+}
+
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Query parameters with lowercase names (SCIM clients vary the case: `startIndex`, `StartIndex`).
+pub fn query_params(req: &Request) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    if let Some(q) = req.uri().query() {
+        for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+            out.insert(k.to_lowercase(), v.into_owned());
+        }
+    }
+    if out.is_empty() {
+        for (k, v) in req
+            .query_string_parameters_ref()
+            .into_iter()
+            .flat_map(|m| m.iter())
+        {
+            out.insert(k.to_lowercase(), v.to_string());
+        }
+    }
+    out
+}
+
+/// The request id of the Lambda invocation, else of the HTTP request, else a new one.
+pub fn request_id(req: &Request) -> String {
+    if let Some(ctx) = req.lambda_context_ref() {
+        if !ctx.request_id.is_empty() {
+            return ctx.request_id.clone();
+        }
+    }
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+pub fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    }
+}
+
+/// The JSON body, refused with 413 past the advertised limit and `invalidSyntax` when not JSON.
+pub fn json_body(req: &Request) -> Result<Value, ScimError> {
+    let bytes = body_bytes(req);
+    if bytes.len() > MAX_PAYLOAD_BYTES {
+        return Err(ScimError::payload_too_large(MAX_PAYLOAD_BYTES));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ScimError::invalid_syntax("the request body is empty"));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_parse_with_and_without_stage() {
+        let r = Route::parse("/scim/v2/directories/d1/Users/u1").unwrap();
+        assert_eq!(r.directory_id, "d1");
+        assert_eq!(r.resource, "Users");
+        assert_eq!(r.id.as_deref(), Some("u1"));
+        let r = Route::parse("/prod/scim/v2/directories/d1/Users").unwrap();
+        assert_eq!(r.id, None);
+        assert!(Route::parse("/scim/v2/directories/d1/Users/u1/extra").is_none());
+        assert!(Route::parse("/other").is_none());
+    }
+}

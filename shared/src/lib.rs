@@ -1,0 +1,11 @@
+//! scimlink: a SCIM 2.0 provisioning service that links what identity providers push to an
+//! organization's existing accounts by email.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod directory;
+pub mod http;
+pub mod scim;
+pub mod store;

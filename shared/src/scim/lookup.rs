@@ -1,0 +1,67 @@
+//! Which filters the store can answer from an index (S2): equality on `id`, `userName`,
+//! `externalId` and `emails.value` (also inside `emails[...]`), alone, in an `and` with
+//! anything, or `or`-ed with each other. Everything else is evaluated over a listing.
+
+use serde_json::Value;
+
+use super::filter::{CompareOp, Filter};
+use super::schema::Container;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexLookup {
+    Id(String),
+    /// Lowercase (userName is case-insensitive).
+    UserName(String),
+    ExternalId(String),
+    /// Normalized email.
+    Email(String),
+    /// Lowercase (displayName is case-insensitive).
+    DisplayName(String),
+}
+
+/// The index lookups whose union contains every resource `filter` can match, if there are such.
+pub fn index_lookups(filter: &Filter) -> Option<Vec<IndexLookup>> {
+    match filter {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: Value::String(v),
+        } if path.container == Container::Core => {
+            match (path.attr.name, path.sub.map(|s| s.name)) {
+                ("id", None) => Some(vec![IndexLookup::Id(v.clone())]),
+                ("userName", None) => Some(vec![IndexLookup::UserName(v.to_lowercase())]),
+                ("externalId", None) => Some(vec![IndexLookup::ExternalId(v.clone())]),
+                ("displayName", None) => Some(vec![IndexLookup::DisplayName(v.to_lowercase())]),
+                ("emails", Some("value")) => {
+                    Some(vec![IndexLookup::Email(v.trim().to_lowercase())])
+                }
+                _ => None,
+            }
+        }
+        Filter::ValuePath { path, filter }
+            if path.container == Container::Core && path.attr.name == "emails" =>
+        {
+            element_email(filter).map(|e| vec![IndexLookup::Email(e)])
+        }
+        Filter::And(a, b) => index_lookups(a).or_else(|| index_lookups(b)),
+        Filter::Or(a, b) => {
+            let mut l = index_lookups(a)?;
+            l.extend(index_lookups(b)?);
+            Some(l)
+        }
+        _ => None,
+    }
+}
+
+/// `value eq "x"` inside an `emails[...]` filter (alone or in an `and`).
+fn element_email(filter: &Filter) -> Option<String> {
+    match filter {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: Value::String(v),
+        } if path.attr.name == "value" && path.sub.is_none() => Some(v.trim().to_lowercase()),
+        Filter::And(a, b) => element_email(a).or_else(|| element_email(b)),
+        _ => None,
+    }
+}

@@ -1,0 +1,9 @@
+//! The SCIM protocol: schemas, resources, filters, PATCH, errors. No AWS, no I/O.
+
+pub mod error;
+pub mod filter;
+pub mod list;
+pub mod lookup;
+pub mod patch;
+pub mod resource;
+pub mod schema;

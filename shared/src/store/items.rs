@@ -1,0 +1,203 @@
+//! Records to DynamoDB items and back. Records with structure are kept as one JSON
+//! attribute (`data` or `doc`) beside the key, index and condition attributes.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::keys;
+use super::StoreError;
+use crate::directory::model::{EventRecord, Guard, UserRecord};
+use crate::directory::plan::Record;
+use crate::directory::users::user_name_lower;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Seconds a log event is kept before DynamoDB's TTL removes it (E1: configurable).
+pub const DEFAULT_LOG_RETENTION_DAYS: i64 = 90;
+
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+pub fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub fn key_map((pk, sk): (String, String)) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+pub fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+pub fn get_n(item: &Item, name: &str) -> Option<u64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn corrupt(item: &Item, what: &str) -> StoreError {
+    StoreError::Corrupt(format!("{} ({what})", get_s(item, "pk").unwrap_or("?")))
+}
+
+/// A record kept as JSON in `data`.
+pub fn data_item<T: Serialize>(
+    key: (String, String),
+    kind: &str,
+    value: &T,
+) -> Result<Item, StoreError> {
+    let mut item = key_map(key);
+    item.insert("type".into(), s(kind));
+    let json = serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    item.insert("data".into(), s(json));
+    Ok(item)
+}
+
+pub fn from_data<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    let data = get_s(item, "data").ok_or_else(|| corrupt(item, "no data"))?;
+    serde_json::from_str(data).map_err(|e| corrupt(item, &e.to_string()))
+}
+
+/// The key of the item a record lives in.
+pub fn record_key(record: &Record) -> (String, String) {
+    match record {
+        Record::Org(o) => keys::org(&o.id),
+        Record::Directory(d) => keys::directory(&d.id),
+        Record::Token(t) => keys::token(&t.hash),
+        Record::User(u) => keys::user(&u.directory_id, &u.id),
+        Record::Account(a) => keys::account(&a.org_id, &a.id),
+        Record::Guard(g, _) => guard_key(g),
+        Record::UserEmail {
+            directory_id,
+            email,
+            user_id,
+        } => keys::user_email(directory_id, email, user_id),
+        Record::Event(e) => event_key(e),
+    }
+}
+
+pub fn guard_key(g: &Guard) -> (String, String) {
+    match g {
+        Guard::UserName {
+            directory_id,
+            lower,
+        } => keys::user_name_guard(directory_id, lower),
+        Guard::ExternalId {
+            directory_id,
+            external_id,
+        } => keys::external_id_guard(directory_id, external_id),
+        Guard::AccountEmail { org_id, email } => keys::account_email_guard(org_id, email),
+    }
+}
+
+fn event_key(e: &EventRecord) -> (String, String) {
+    let hour = keys::hour_of(&e.time);
+    let pk = match &e.directory_id {
+        Some(d) => keys::directory_log(d, hour),
+        None => format!("ORG#{}#ADMINLOG#{hour}", e.org_id),
+    };
+    (pk, format!("{}#{}", e.time, e.id))
+}
+
+/// The full item for a record.
+pub fn record_item(record: &Record) -> Result<Item, StoreError> {
+    let key = record_key(record);
+    match record {
+        Record::Org(o) => data_item(key, "org", o),
+        Record::Directory(d) => {
+            let mut item = data_item(key, "directory", d)?;
+            item.insert("gsi1pk".into(), s(keys::directories_of(&d.org_id)));
+            item.insert("gsi1sk".into(), s(&d.id));
+            Ok(item)
+        }
+        Record::Token(t) => {
+            let mut item = data_item(key, "token", t)?;
+            let owner = match &t.scope {
+                crate::directory::model::TokenScope::Directory { directory_id, .. } => {
+                    format!("DIR#{directory_id}")
+                }
+                crate::directory::model::TokenScope::OrgAdmin => format!("ORG#{}", t.org_id),
+            };
+            item.insert("gsi1pk".into(), s(keys::tokens_of(&owner)));
+            item.insert("gsi1sk".into(), s(&t.id));
+            Ok(item)
+        }
+        Record::User(u) => {
+            let mut item = key_map(key);
+            item.insert("type".into(), s("user"));
+            item.insert("gsi1pk".into(), s(keys::users_of(&u.directory_id)));
+            item.insert(
+                "gsi1sk".into(),
+                s(keys::user_order(&user_name_lower(&u.doc), &u.id)),
+            );
+            item.insert("id".into(), s(&u.id));
+            item.insert(
+                "doc".into(),
+                s(
+                    serde_json::to_string(&u.doc)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ),
+            );
+            item.insert("version".into(), n(u.version));
+            item.insert("created".into(), s(&u.created));
+            item.insert("lastModified".into(), s(&u.last_modified));
+            if let Some(a) = &u.account_id {
+                item.insert("accountId".into(), s(a));
+            }
+            Ok(item)
+        }
+        Record::Account(a) => {
+            let mut item = data_item(key, "account", a)?;
+            item.insert("gsi1pk".into(), s(keys::accounts_of(&a.org_id)));
+            item.insert("gsi1sk".into(), s(&a.email));
+            item.insert("version".into(), n(a.version));
+            Ok(item)
+        }
+        Record::Guard(_, owner) => {
+            let mut item = key_map(key);
+            item.insert("type".into(), s("guard"));
+            item.insert("owner".into(), s(owner));
+            Ok(item)
+        }
+        Record::UserEmail { user_id, .. } => {
+            let mut item = key_map(key);
+            item.insert("type".into(), s("user-email"));
+            item.insert("userId".into(), s(user_id));
+            Ok(item)
+        }
+        Record::Event(e) => {
+            let mut item = data_item(key, "event", e)?;
+            let hour = keys::hour_of(&e.time);
+            item.insert("gsi1pk".into(), s(keys::org_log(&e.org_id, hour)));
+            item.insert("gsi1sk".into(), s(format!("{}#{}", e.time, e.id)));
+            let expires = time::OffsetDateTime::now_utc().unix_timestamp()
+                + DEFAULT_LOG_RETENTION_DAYS * 86_400;
+            item.insert("ttl".into(), n(expires));
+            Ok(item)
+        }
+    }
+}
+
+pub fn user_from_item(directory_id: &str, item: &Item) -> Result<UserRecord, StoreError> {
+    let doc = get_s(item, "doc").ok_or_else(|| corrupt(item, "no doc"))?;
+    Ok(UserRecord {
+        directory_id: directory_id.to_string(),
+        id: get_s(item, "id")
+            .ok_or_else(|| corrupt(item, "no id"))?
+            .to_string(),
+        doc: serde_json::from_str(doc).map_err(|e| corrupt(item, &e.to_string()))?,
+        version: get_n(item, "version").ok_or_else(|| corrupt(item, "no version"))?,
+        created: get_s(item, "created").unwrap_or_default().to_string(),
+        last_modified: get_s(item, "lastModified").unwrap_or_default().to_string(),
+        account_id: get_s(item, "accountId").map(str::to_string),
+    })
+}
+
+pub fn event_from_item(item: &Item) -> Result<EventRecord, StoreError> {
+    from_data(item)
+}

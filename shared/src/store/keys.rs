@@ -1,0 +1,76 @@
+//! Every key starts with its tenant (`ORG#<orgId>` or `DIR#<directoryId>`), so no query
+//! can cross tenants; every user, account, guard and membership has its own partition key
+//! so that no single key takes every write of a directory. See infra/README.md.
+
+pub const GSI1: &str = "gsi1";
+
+pub fn token(hash: &str) -> (String, String) {
+    (format!("TOKEN#{hash}"), "TOKEN".into())
+}
+pub fn tokens_of(owner: &str) -> String {
+    format!("{owner}#TOKENS")
+}
+pub fn org(org_id: &str) -> (String, String) {
+    (format!("ORG#{org_id}"), "ORG".into())
+}
+pub fn directory(directory_id: &str) -> (String, String) {
+    (format!("DIR#{directory_id}"), "DIRECTORY".into())
+}
+pub fn directories_of(org_id: &str) -> String {
+    format!("ORG#{org_id}#DIRECTORIES")
+}
+pub fn user(directory_id: &str, user_id: &str) -> (String, String) {
+    (format!("DIR#{directory_id}#USER#{user_id}"), "USER".into())
+}
+/// GSI1 partition listing a directory's users ordered by lowercase userName, then id.
+pub fn users_of(directory_id: &str) -> String {
+    format!("DIR#{directory_id}#USERS")
+}
+pub fn user_order(user_name_lower: &str, user_id: &str) -> String {
+    format!("{user_name_lower}#{user_id}")
+}
+pub fn user_name_guard(directory_id: &str, lower: &str) -> (String, String) {
+    (
+        format!("DIR#{directory_id}#USERNAME#{lower}"),
+        "GUARD".into(),
+    )
+}
+pub fn external_id_guard(directory_id: &str, external_id: &str) -> (String, String) {
+    (
+        format!("DIR#{directory_id}#EXTID#{external_id}"),
+        "GUARD".into(),
+    )
+}
+/// Index of a directory's users by email: one partition per email, one item per user.
+pub fn user_email(directory_id: &str, email: &str, user_id: &str) -> (String, String) {
+    (
+        user_email_partition(directory_id, email),
+        format!("USER#{user_id}"),
+    )
+}
+pub fn user_email_partition(directory_id: &str, email: &str) -> String {
+    format!("DIR#{directory_id}#USEREMAIL#{email}")
+}
+pub fn account(org_id: &str, account_id: &str) -> (String, String) {
+    (
+        format!("ORG#{org_id}#ACCOUNT#{account_id}"),
+        "ACCOUNT".into(),
+    )
+}
+pub fn accounts_of(org_id: &str) -> String {
+    format!("ORG#{org_id}#ACCOUNTS")
+}
+pub fn account_email_guard(org_id: &str, email: &str) -> (String, String) {
+    (format!("ORG#{org_id}#EMAIL#{email}"), "GUARD".into())
+}
+/// The log is bucketed by hour so that no key takes every event of a directory forever.
+pub fn directory_log(directory_id: &str, hour: &str) -> String {
+    format!("DIR#{directory_id}#LOG#{hour}")
+}
+pub fn org_log(org_id: &str, hour: &str) -> String {
+    format!("ORG#{org_id}#LOG#{hour}")
+}
+/// `2026-11-22T09` from an RFC 3339 time.
+pub fn hour_of(time: &str) -> &str {
+    time.get(..13).unwrap_or(time)
+}

@@ -1,0 +1,364 @@
+//! Reads: everything a plan or a response needs, each as few requests as it can be.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
+
+use super::items::{from_data, get_s, key_map, user_from_item, Item};
+use super::keys::{self, GSI1};
+use super::{service_error, Store, StoreError};
+use crate::directory::model::{AccountRecord, DirectoryRecord, OrgRecord, TokenRecord, UserRecord};
+use crate::directory::users::{Holder, UserWriteNeeds, UserWriteState};
+
+/// One page of a directory's users in listing order, and where the next page starts.
+#[derive(Debug, Default)]
+pub struct UserPage {
+    pub users: Vec<UserRecord>,
+    pub next: Option<HashMap<String, AttributeValue>>,
+}
+
+impl Store {
+    /// One strongly consistent `GetItem`.
+    pub async fn get_item(&self, key: (String, String)) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(service_error)?;
+        self.metrics.add_read_capacity(out.consumed_capacity());
+        Ok(out.item)
+    }
+
+    /// One strongly consistent `BatchGetItem` (retrying unprocessed keys), keyed by (pk, sk).
+    pub async fn get_items(
+        &self,
+        wanted: Vec<(String, String)>,
+    ) -> Result<HashMap<(String, String), Item>, StoreError> {
+        let mut found = HashMap::new();
+        let mut pending: Vec<Item> = Vec::new();
+        for k in wanted {
+            let m = key_map(k);
+            if !pending.contains(&m) {
+                pending.push(m);
+            }
+        }
+        let mut attempts = 0;
+        while !pending.is_empty() {
+            attempts += 1;
+            let chunk: Vec<Item> = pending.drain(..pending.len().min(100)).collect();
+            let ka = KeysAndAttributes::builder()
+                .set_keys(Some(chunk))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Service(e.to_string()))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, ka)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(service_error)?;
+            self.metrics.add_read_capacity(out.consumed_capacity());
+            for item in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                let k = (
+                    get_s(&item, "pk").unwrap_or_default().to_string(),
+                    get_s(&item, "sk").unwrap_or_default().to_string(),
+                );
+                found.insert(k, item);
+            }
+            if let Some(mut rest) = out.unprocessed_keys {
+                if let Some(ka) = rest.remove(&self.table) {
+                    pending.extend(ka.keys);
+                }
+            }
+            if attempts > 20 {
+                return Err(StoreError::Throttled);
+            }
+        }
+        Ok(found)
+    }
+
+    pub async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.get_item(keys::token(hash))
+            .await?
+            .as_ref()
+            .map(from_data)
+            .transpose()
+    }
+
+    pub async fn get_org(&self, org_id: &str) -> Result<Option<OrgRecord>, StoreError> {
+        self.get_item(keys::org(org_id))
+            .await?
+            .as_ref()
+            .map(from_data)
+            .transpose()
+    }
+
+    pub async fn get_directory(
+        &self,
+        directory_id: &str,
+    ) -> Result<Option<DirectoryRecord>, StoreError> {
+        self.get_item(keys::directory(directory_id))
+            .await?
+            .as_ref()
+            .map(from_data)
+            .transpose()
+    }
+
+    pub async fn get_user(
+        &self,
+        directory_id: &str,
+        user_id: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        self.get_item(keys::user(directory_id, user_id))
+            .await?
+            .map(|i| user_from_item(directory_id, &i))
+            .transpose()
+    }
+
+    pub async fn get_account(
+        &self,
+        org_id: &str,
+        account_id: &str,
+    ) -> Result<Option<AccountRecord>, StoreError> {
+        self.get_item(keys::account(org_id, account_id))
+            .await?
+            .as_ref()
+            .map(from_data)
+            .transpose()
+    }
+
+    /// The owner named by a guard item, if the guard exists.
+    pub async fn guard_owner(&self, key: (String, String)) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .get_item(key)
+            .await?
+            .and_then(|i| get_s(&i, "owner").map(str::to_string)))
+    }
+
+    /// The org and everything `needs` names, in one `BatchGetItem`, then the account of the
+    /// email and its holder only when they are not already known (each one `GetItem`).
+    pub async fn load_user_write(
+        &self,
+        org_id: &str,
+        directory_id: &str,
+        existing: Option<UserRecord>,
+        needs: &UserWriteNeeds,
+    ) -> Result<(Option<OrgRecord>, UserWriteState), StoreError> {
+        let org_key = keys::org(org_id);
+        let name_key = needs
+            .user_name
+            .as_ref()
+            .map(|n| keys::user_name_guard(directory_id, n));
+        let ext_key = needs
+            .external_id
+            .as_ref()
+            .map(|e| keys::external_id_guard(directory_id, e));
+        let email_key = needs
+            .email
+            .as_ref()
+            .map(|e| keys::account_email_guard(org_id, e));
+        let linked_key = needs
+            .linked_account
+            .as_ref()
+            .map(|a| keys::account(org_id, a));
+        let wanted: Vec<(String, String)> = std::iter::once(org_key.clone())
+            .chain(name_key.clone())
+            .chain(ext_key.clone())
+            .chain(email_key.clone())
+            .chain(linked_key.clone())
+            .collect();
+        let found = self.get_items(wanted).await?;
+        let owner = |k: &Option<(String, String)>| {
+            k.as_ref()
+                .and_then(|k| found.get(k))
+                .and_then(|i| get_s(i, "owner"))
+                .map(str::to_string)
+        };
+        let org = found.get(&org_key).map(from_data).transpose()?;
+        let linked_account: Option<AccountRecord> = linked_key
+            .as_ref()
+            .and_then(|k| found.get(k))
+            .map(from_data)
+            .transpose()?;
+        let email_account_id = owner(&email_key);
+        let email_account = match email_account_id {
+            Some(id) if linked_account.as_ref().map(|a| &a.id) == Some(&id) => {
+                linked_account.clone()
+            }
+            Some(id) => self.get_account(org_id, &id).await?,
+            None => None,
+        };
+        let mut state = UserWriteState {
+            user_name_owner: owner(&name_key),
+            external_id_owner: owner(&ext_key),
+            linked_account,
+            email_account,
+            email_holder: None,
+            existing,
+        };
+        // Only a refusal (L3) needs the holder's externalId: one more read, on that path only.
+        let own_id = state.existing.as_ref().map(|u| u.id.clone());
+        if let Some(link) = state.email_account.as_ref().and_then(|a| a.link.clone()) {
+            if Some(&link.user_id) != own_id.as_ref() || link.directory_id != directory_id {
+                let holder = self.get_user(&link.directory_id, &link.user_id).await?;
+                state.email_holder = Some(Holder {
+                    external_id: holder.as_ref().and_then(|h| {
+                        crate::directory::users::external_id(&h.doc).map(str::to_string)
+                    }),
+                    directory_id: link.directory_id,
+                    user_id: link.user_id,
+                });
+            }
+        }
+        Ok((org, state))
+    }
+
+    /// A page of a directory's users in listing order (lowercase userName, then id).
+    pub async fn list_users_page(
+        &self,
+        directory_id: &str,
+        start: Option<HashMap<String, AttributeValue>>,
+        limit: i32,
+    ) -> Result<UserPage, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :p")
+            .expression_attribute_values(":p", AttributeValue::S(keys::users_of(directory_id)))
+            .set_exclusive_start_key(start)
+            .limit(limit)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(service_error)?;
+        self.metrics.add_read_capacity(out.consumed_capacity());
+        let users = out
+            .items()
+            .iter()
+            .map(|i| user_from_item(directory_id, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(UserPage {
+            users,
+            next: out.last_evaluated_key,
+        })
+    }
+
+    /// The number of users of a directory: a `Select=COUNT` over the listing index, which
+    /// reads the whole partition (cost grows with the directory; used only for unfiltered lists).
+    pub async fn count_users(&self, directory_id: &str) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("gsi1pk = :p")
+                .expression_attribute_values(":p", AttributeValue::S(keys::users_of(directory_id)))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(service_error)?;
+            self.metrics.add_read_capacity(out.consumed_capacity());
+            total += out.count.max(0) as u64;
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(total),
+            }
+        }
+    }
+
+    /// Ids of the directory's users that have `email` (any of their emails), from the email index.
+    pub async fn user_ids_by_email(
+        &self,
+        directory_id: &str,
+        email: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(
+                ":p",
+                AttributeValue::S(keys::user_email_partition(directory_id, email)),
+            )
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(service_error)?;
+        self.metrics.add_read_capacity(out.consumed_capacity());
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|i| get_s(i, "userId").map(str::to_string))
+            .collect())
+    }
+
+    /// Users by id, in one `BatchGetItem` per 100.
+    pub async fn get_users(
+        &self,
+        directory_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = self
+            .get_items(ids.iter().map(|id| keys::user(directory_id, id)).collect())
+            .await?;
+        ids.iter()
+            .filter_map(|id| found.get(&keys::user(directory_id, id)))
+            .map(|i| user_from_item(directory_id, i))
+            .collect()
+    }
+
+    /// Every item of a GSI1 partition, decoded from `data` (small admin listings).
+    pub async fn query_gsi1_data<T: serde::de::DeserializeOwned>(
+        &self,
+        gsi1pk: String,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out_items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("gsi1pk = :p")
+                .expression_attribute_values(":p", AttributeValue::S(gsi1pk.clone()))
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(service_error)?;
+            self.metrics.add_read_capacity(out.consumed_capacity());
+            for i in out.items() {
+                out_items.push(from_data(i)?);
+            }
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(out_items),
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! DynamoDB single-table storage: keys, item (de)serialization, loading what plans need,
+//! applying a `Plan` as one transaction, and counting what every request costs.
+
+mod apply;
+mod items;
+mod keys;
+mod load;
+mod metrics;
+mod table;
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+
+pub use apply::ApplyError;
+pub use items::{event_from_item, user_from_item};
+pub use keys::{
+    external_id_guard as keys_external_id_guard, user_name_guard as keys_user_name_guard,
+};
+pub use load::UserPage;
+pub use metrics::{Metrics, MetricsSnapshot};
+pub use table::{create_table_if_missing, TABLE_GSI1};
+
+/// The table and a client for it. Cheap to clone; built once per cold start.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+    metrics: Arc<Metrics>,
+}
+
+/// Errors from DynamoDB that a request cannot recover from by itself.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// DynamoDB throttled us; the client should retry after a short wait.
+    #[error("DynamoDB throttled the request")]
+    Throttled,
+    /// A stored item could not be read back: a bug or a manual edit, never a client error.
+    #[error("corrupt item {0}")]
+    Corrupt(String),
+    #[error("DynamoDB error: {0}")]
+    Service(String),
+}
+
+impl Store {
+    /// A store over `table`, counting every DynamoDB request sent (attempts included).
+    pub fn new(sdk_config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let config = aws_sdk_dynamodb::config::Builder::from(sdk_config)
+            .interceptor(metrics::CountRequests(metrics.clone()))
+            .build();
+        Store {
+            client: Client::from_conf(config),
+            table: table.into(),
+            metrics,
+        }
+    }
+
+    /// The same table and connection pool with fresh counters (one per test or benchmark step).
+    pub fn with_fresh_metrics(&self) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let config = self
+            .client
+            .config()
+            .to_builder()
+            .interceptor(metrics::CountRequests(metrics.clone()))
+            .build();
+        Store {
+            client: Client::from_conf(config),
+            table: self.table.clone(),
+            metrics,
+        }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+pub(crate) fn service_error<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = e
+        .as_service_error()
+        .and_then(|s| s.code())
+        .unwrap_or_default()
+        .to_string();
+    if matches!(
+        code.as_str(),
+        "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded"
+    ) {
+        return StoreError::Throttled;
+    }
+    let message = e
+        .as_service_error()
+        .and_then(|s| s.message())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{e:?}"));
+    StoreError::Service(format!("{code} {message}"))
+}

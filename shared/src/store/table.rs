@@ -1,0 +1,77 @@
+//! The table definition, for DynamoDB Local (tests, `make run`, the benchmark).
+//! `infra/template.yaml` declares the same table for AWS; keep the two in step.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+
+use super::{service_error, Store, StoreError};
+
+pub const TABLE_GSI1: &str = super::keys::GSI1;
+
+fn attr(name: &str) -> Result<AttributeDefinition, StoreError> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(|e| StoreError::Service(e.to_string()))
+}
+
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .map_err(|e| StoreError::Service(e.to_string()))
+}
+
+/// Creates the table unless it exists. Returns whether it created it.
+pub async fn create_table_if_missing(store: &Store) -> Result<bool, StoreError> {
+    let existing = store
+        .client()
+        .list_tables()
+        .send()
+        .await
+        .map_err(service_error)?;
+    if existing.table_names().iter().any(|t| t == store.table()) {
+        return Ok(false);
+    }
+    let gsi = GlobalSecondaryIndex::builder()
+        .index_name(TABLE_GSI1)
+        .key_schema(key("gsi1pk", KeyType::Hash)?)
+        .key_schema(key("gsi1sk", KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .map_err(|e| StoreError::Service(e.to_string()))?;
+    let created = store
+        .client()
+        .create_table()
+        .table_name(store.table())
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk")?)
+        .attribute_definitions(attr("sk")?)
+        .attribute_definitions(attr("gsi1pk")?)
+        .attribute_definitions(attr("gsi1sk")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .global_secondary_indexes(gsi)
+        .send()
+        .await;
+    match created {
+        Ok(_) => Ok(true),
+        // Another process created it between our list and create.
+        Err(e)
+            if e.as_service_error()
+                .map(|s| s.is_resource_in_use_exception())
+                .unwrap_or(false) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(service_error(e)),
+    }
+}

@@ -1,0 +1,273 @@
+//! Test harness: a fresh org, directory and token per test, and helpers to call handlers.
+
+use lambda_http::{Body, Request};
+use scimlink::http::{
+    admin::handle_admin, discovery::handle_scim_discovery, users::handle_scim_users, AppState,
+};
+use scimlink::store::{create_table_if_missing, MetricsSnapshot, Store};
+use serde_json::{json, Value};
+
+pub const OPERATOR_KEY: &str = "test-operator-key";
+pub const TABLE: &str = "scimlink-test";
+
+/// A store on the test table of DynamoDB Local, created if missing. One client per test:
+/// each `#[tokio::test]` has its own runtime, and connections must not cross runtimes.
+pub async fn store() -> Store {
+    let endpoint = std::env::var("SCIMLINK_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!("SCIMLINK_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `make test`, which starts DynamoDB Local")
+    });
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "test",
+        ))
+        .load()
+        .await;
+    let store = Store::new(&sdk, TABLE);
+    create_table_if_missing(&store)
+        .await
+        .expect("create the test table");
+    store
+}
+
+pub struct Response {
+    pub status: u16,
+    pub body: Value,
+    pub headers: http::HeaderMap,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// Asserts an RFC 7644 error body with this status and scimType.
+    pub fn assert_error(&self, status: u16, scim_type: Option<&str>) {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(
+            self.body["status"],
+            status.to_string(),
+            "body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+            "body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body.get("scimType").and_then(Value::as_str),
+            scim_type,
+            "body: {}",
+            self.body
+        );
+    }
+}
+
+pub struct Call<'a> {
+    pub method: &'a str,
+    pub path: String,
+    pub body: Option<String>,
+    pub token: Option<String>,
+    pub headers: Vec<(&'a str, String)>,
+}
+
+pub fn request(call: Call<'_>) -> Request {
+    let mut b = http::Request::builder()
+        .method(call.method)
+        .uri(format!("https://scim.example.test{}", call.path));
+    if let Some(t) = &call.token {
+        b = b.header("Authorization", format!("Bearer {t}"));
+    }
+    for (k, v) in &call.headers {
+        b = b.header(*k, v.as_str());
+    }
+    if call.body.is_some() {
+        b = b.header("Content-Type", "application/scim+json");
+    }
+    let body = match call.body {
+        Some(s) => Body::Text(s),
+        None => Body::Empty,
+    };
+    b.body(body).expect("request")
+}
+
+async fn dispatch(state: &AppState, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    let resp = if path.starts_with("/admin/") {
+        handle_admin(state, req).await
+    } else if path.contains("/Users") {
+        handle_scim_users(state, req).await
+    } else {
+        handle_scim_discovery(state, req).await
+    }
+    .expect("handlers answer client errors as responses");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    if status != 204 {
+        assert_eq!(
+            headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .map(|c| c.starts_with("application/")),
+            Some(true),
+            "every response with a body is JSON"
+        );
+    }
+    let body = match resp.into_body() {
+        Body::Text(t) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
+        Body::Binary(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    Response {
+        status,
+        body,
+        headers,
+    }
+}
+
+/// One test's tenant: an organization with a directory and its SCIM token.
+pub struct TestDirectory {
+    pub state: AppState,
+    pub org_id: String,
+    pub directory_id: String,
+    pub token: String,
+}
+
+impl TestDirectory {
+    /// A new org (verified domain `example.com`) with one directory of the given IdP.
+    pub async fn new(idp: &str) -> Self {
+        let state = AppState::new(store().await, Some(OPERATOR_KEY));
+        let org = admin(
+            &state,
+            "POST",
+            "/admin/v1/orgs",
+            Some(json!({"name": "Test org", "verifiedDomains": ["example.com"]})),
+        )
+        .await;
+        assert_eq!(org.status, 201, "{}", org.body);
+        let org_id = org.body["id"].as_str().expect("org id").to_string();
+        Self::in_org(state, org_id, idp).await
+    }
+
+    /// Another directory of the same org (for cross-directory rules).
+    pub async fn sibling(&self, idp: &str) -> Self {
+        Self::in_org(self.state.clone(), self.org_id.clone(), idp).await
+    }
+
+    async fn in_org(state: AppState, org_id: String, idp: &str) -> Self {
+        let dir = admin(
+            &state,
+            "POST",
+            &format!("/admin/v1/orgs/{org_id}/directories"),
+            Some(json!({"name": "Test IdP", "idp": idp})),
+        )
+        .await;
+        assert_eq!(dir.status, 201, "{}", dir.body);
+        let directory_id = dir.body["id"].as_str().expect("dir id").to_string();
+        let tok = admin(
+            &state,
+            "POST",
+            &format!("/admin/v1/orgs/{org_id}/directories/{directory_id}/tokens"),
+            None,
+        )
+        .await;
+        assert_eq!(tok.status, 201, "{}", tok.body);
+        let token = tok.body["token"].as_str().expect("token").to_string();
+        TestDirectory {
+            state,
+            org_id,
+            directory_id,
+            token,
+        }
+    }
+
+    pub fn base(&self) -> String {
+        format!("/scim/v2/directories/{}", self.directory_id)
+    }
+
+    /// A SCIM call with this directory's token; `path` is relative to the SCIM base.
+    pub async fn scim(&self, method: &str, path: &str, body: Option<Value>) -> Response {
+        self.scim_with(method, path, body.map(|b| b.to_string()), &[])
+            .await
+    }
+
+    pub async fn scim_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        headers: &[(&str, String)],
+    ) -> Response {
+        let req = request(Call {
+            method,
+            path: format!("{}{path}", self.base()),
+            body,
+            token: Some(self.token.clone()),
+            headers: headers.to_vec(),
+        });
+        dispatch(&self.state, req).await
+    }
+
+    /// A raw call: any path, any token.
+    pub async fn call(&self, call: Call<'_>) -> Response {
+        dispatch(&self.state, request(call)).await
+    }
+
+    /// DynamoDB requests and capacity the handlers have used so far in this test.
+    pub fn cost(&self) -> MetricsSnapshot {
+        self.state.store.metrics().snapshot()
+    }
+
+    /// Runs `f` and returns what it cost in DynamoDB requests and capacity.
+    pub async fn measure<T>(
+        &self,
+        f: impl std::future::Future<Output = T>,
+    ) -> (T, MetricsSnapshot) {
+        let before = self.cost();
+        let out = f.await;
+        (out, self.cost() - before)
+    }
+
+    pub async fn create_user(&self, body: Value) -> Value {
+        let r = self.scim("POST", "/Users", Some(body)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body
+    }
+
+    pub async fn user_count(&self) -> u64 {
+        let r = self.scim("GET", "/Users?count=0", None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["totalResults"].as_u64().expect("totalResults")
+    }
+}
+
+pub async fn admin(state: &AppState, method: &str, path: &str, body: Option<Value>) -> Response {
+    dispatch(
+        state,
+        request(Call {
+            method,
+            path: path.to_string(),
+            body: body.map(|b| b.to_string()),
+            token: Some(OPERATOR_KEY.to_string()),
+            headers: Vec::new(),
+        }),
+    )
+    .await
+}
+
+/// A minimal Okta-style user.
+pub fn okta_user(user_name: &str, email: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "name": {"givenName": "Test", "familyName": "User"},
+        "emails": [{"primary": true, "value": email, "type": "work"}],
+        "displayName": "Test User",
+        "locale": "en-US",
+        "externalId": format!("00u{}", user_name.len()),
+        "groups": [],
+        "password": "s3cret!",
+        "active": true
+    })
+}

@@ -1,0 +1,7 @@
+//! The one integration-test binary: drives the real handlers against DynamoDB Local.
+//! `make test` starts DynamoDB Local and sets `SCIMLINK_TEST_DYNAMODB_ENDPOINT`.
+//! Each test gets its own organization and directory, so tests run in parallel on one table.
+
+mod common;
+mod discovery;
+mod users;
