@@ -265,7 +265,7 @@ pub fn okta_user(user_name: &str, email: &str) -> Value {
         "emails": [{"primary": true, "value": email, "type": "work"}],
         "displayName": "Test User",
         "locale": "en-US",
-        "externalId": format!("00u{}", user_name.len()),
+        "externalId": format!("ext-{user_name}"),
         "groups": [],
         "password": "s3cret!",
         "active": true

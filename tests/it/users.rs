@@ -435,7 +435,7 @@ async fn s7_uniqueness_of_user_name_and_external_id() {
     let r = t.scim("POST", "/Users", Some(dup)).await;
     r.assert_error(409, Some("uniqueness"));
     let mut dup = okta_user("hal3@example.com", "hal3@example.com");
-    dup["externalId"] = json!("00u15");
+    dup["externalId"] = json!("ext-hal@example.com");
     let r = t.scim("POST", "/Users", Some(dup)).await;
     r.assert_error(409, Some("uniqueness"));
     assert_eq!(t.user_count().await, 1);
@@ -462,7 +462,7 @@ async fn l3_a_second_scim_user_for_the_same_email_is_refused_naming_the_holder()
     );
     assert!(detail.contains(&t.directory_id), "{detail}");
     assert!(
-        detail.contains("00u15"),
+        detail.contains("ext-ivy@example.com"),
         "names the holder's externalId: {detail}"
     );
 }
@@ -759,4 +759,36 @@ async fn cost_of_each_user_operation() {
     assert!(put.requests <= 4, "{put:?}");
     assert!(patch.requests <= 4, "{patch:?}");
     assert!(delete.requests <= 5, "{delete:?}");
+}
+
+#[tokio::test]
+async fn l3_one_holder_across_the_directories_of_an_org() {
+    let okta = TestDirectory::new("okta").await;
+    let entra = okta.sibling("entra").await;
+    assert_eq!(okta.org_id, entra.org_id);
+    let held = okta
+        .create_user(okta_user("nia@example.com", "nia@example.com"))
+        .await;
+    let r = entra
+        .scim(
+            "POST",
+            "/Users",
+            Some(okta_user("nia@example.com", "Nia@Example.com")),
+        )
+        .await;
+    r.assert_error(409, Some("uniqueness"));
+    let detail = r.body["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("user with email nia@example.com already exists"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains(&okta.directory_id) && detail.contains(held["id"].as_str().expect("id")),
+        "{detail}"
+    );
+    assert_eq!(
+        entra.user_count().await,
+        0,
+        "the refused create left nothing behind"
+    );
 }

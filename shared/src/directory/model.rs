@@ -152,6 +152,49 @@ pub struct AccountRecord {
     pub last_modified: String,
 }
 
+/// What one directory says about one group: its canonical document without `members`
+/// (members are items of their own, one per member, so a change costs the same whatever
+/// the group's size).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRecord {
+    pub directory_id: String,
+    pub id: String,
+    pub doc: Value,
+    pub version: u64,
+    pub created: String,
+    pub last_modified: String,
+    /// The org group this SCIM group is linked to (G1), or holds a conflict with (G2).
+    pub org_group_id: Option<String>,
+    /// G2: the org group of the same name is managed by `admin`; membership is recorded, not applied.
+    pub held: bool,
+}
+
+/// A group of the organization; grants product roles; managed by `admin` or one directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgGroupRecord {
+    pub org_id: String,
+    pub id: String,
+    pub name: String,
+    pub managed_by: ManagedBy,
+    /// The SCIM group whose membership this org group takes (when managed by a directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim_group: Option<GroupRef>,
+    /// Product roles it grants, e.g. `jira/user`.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    pub version: u64,
+    pub created: String,
+    pub last_modified: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRef {
+    pub directory_id: String,
+    pub group_id: String,
+}
+
 /// A uniqueness guard: an item whose key is the unique value and whose body names the owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Guard {
@@ -164,6 +207,10 @@ pub enum Guard {
     },
     /// An account's normalized email, per org.
     AccountEmail { org_id: String, email: String },
+    /// A SCIM group's `displayName`, case-insensitive, per directory.
+    GroupName { directory_id: String, lower: String },
+    /// An org group's name, case-insensitive, per org.
+    OrgGroupName { org_id: String, lower: String },
 }
 
 /// How a decision ended, as the troubleshooting log names it (E1).

@@ -3,7 +3,8 @@
 //! DynamoDB transaction, so the log is written with the change it reports (E1).
 
 use super::model::{
-    AccountRecord, DirectoryRecord, EventRecord, Guard, OrgRecord, TokenRecord, UserRecord,
+    AccountRecord, DirectoryRecord, EventRecord, GroupRecord, Guard, OrgGroupRecord, OrgRecord,
+    TokenRecord, UserRecord,
 };
 
 /// A record the store knows how to key and serialize.
@@ -23,6 +24,14 @@ pub enum Record {
         user_id: String,
     },
     Event(EventRecord),
+    Group(GroupRecord),
+    OrgGroup(OrgGroupRecord),
+    /// User `user_id` is a member of SCIM group `group_id`: one item per member.
+    Member {
+        directory_id: String,
+        group_id: String,
+        user_id: String,
+    },
 }
 
 /// What must hold for a write to go through; the store turns it into a condition expression.
@@ -43,6 +52,13 @@ pub enum Write {
     Put(Record, Condition),
     /// Delete the item that `Record` keys (its body is only used for the key).
     Delete(Record, Condition),
+    /// Bump a group's version and `lastModified` without a condition: membership changes
+    /// do not depend on the group's document, so concurrent ones must not conflict.
+    TouchGroup {
+        directory_id: String,
+        group_id: String,
+        last_modified: String,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -63,6 +79,15 @@ impl Plan {
     pub fn event(&mut self, event: EventRecord) {
         self.put(Record::Event(event), Condition::Always);
     }
+    /// Membership item writes, which may be split off a plan into batches of their own:
+    /// each one is valid alone (adding or removing one member is idempotent).
+    pub fn is_membership(write: &Write) -> bool {
+        matches!(
+            write,
+            Write::Put(Record::Member { .. }, _) | Write::Delete(Record::Member { .. }, _)
+        )
+    }
+
     pub fn events(&self) -> impl Iterator<Item = &EventRecord> {
         self.writes.iter().filter_map(|w| match w {
             Write::Put(Record::Event(e), _) => Some(e),

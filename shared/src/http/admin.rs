@@ -24,8 +24,9 @@ pub async fn handle_admin(
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     let rid = request_id(&req);
-    let store = state.store.with_fresh_metrics();
-    let result = serve(state, &store, &req).await;
+    let store = &state.store;
+    let before = store.metrics().snapshot();
+    let result = serve(state, store, &req).await;
     let response = match result {
         Ok(r) => r,
         Err(e) => {
@@ -36,7 +37,7 @@ pub async fn handle_admin(
             r
         }
     };
-    let cost = store.metrics().snapshot();
+    let cost = store.metrics().snapshot() - before;
     tracing::info!(
         request_id = %rid,
         method = %req.method(),

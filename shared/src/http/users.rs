@@ -33,14 +33,15 @@ pub async fn handle_scim_users(
     state: &AppState,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let store = state.store.with_fresh_metrics();
+    let store = &state.store;
+    let before = store.metrics().snapshot();
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let rid = request_id(&req);
     let route = Route::parse(req.uri().path());
-    let result = serve(&store, &req, route.as_ref(), &rid).await;
+    let result = serve(store, &req, route.as_ref(), &rid).await;
     let response = finish(result);
-    let cost = store.metrics().snapshot();
+    let cost = store.metrics().snapshot() - before;
     tracing::info!(
         request_id = %rid,
         directory = route.as_ref().map(|r| r.directory_id.as_str()).unwrap_or("-"),
@@ -333,6 +334,9 @@ fn check_if_match(req: &Request, user: &UserRecord) -> Result<(), ScimError> {
     Ok(())
 }
 
+/// Computes a user's next document and the quirks normalized on the way.
+type NextDoc<'a> = dyn Fn(&UserRecord) -> Result<(Value, Vec<String>), ScimError> + Sync + 'a;
+
 /// PUT and PATCH: compute the new document from the stored one, answer a no-op without
 /// writing (L4), else load, plan and apply, starting over when someone wrote first.
 async fn write_existing(
@@ -341,7 +345,7 @@ async fn write_existing(
     id: &str,
     params: &std::collections::HashMap<String, String>,
     operation: &str,
-    next_doc: &(dyn Fn(&UserRecord) -> Result<(Value, Vec<String>), ScimError> + Sync),
+    next_doc: &NextDoc<'_>,
 ) -> Result<Response<Body>, ScimError> {
     let p = projection(params)?;
     let dry = dry_run(params);
@@ -505,7 +509,7 @@ async fn list(
                 }
                 None => scan(ctx, f).await?,
             };
-            matched.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
+            matched.sort_by_key(order_key);
             matched.dedup_by(|a, b| a.id == b.id);
             let total = matched.len();
             let page = matched.into_iter().skip(start - 1).take(count).collect();

@@ -220,7 +220,9 @@ fn keep_only(ext: &Value, wanted: &[&AttrRef]) -> Value {
     Value::Object(out)
 }
 
-fn map_elements(v: &Value, f: &dyn Fn(&Map<String, Value>) -> Map<String, Value>) -> Value {
+type ElementMap<'a> = dyn Fn(&Map<String, Value>) -> Map<String, Value> + 'a;
+
+fn map_elements(v: &Value, f: &ElementMap<'_>) -> Value {
     match v {
         Value::Array(items) => Value::Array(
             items

@@ -4,6 +4,7 @@ pub mod error;
 pub mod filter;
 pub mod list;
 pub mod lookup;
+pub mod members;
 pub mod patch;
 pub mod resource;
 pub mod schema;

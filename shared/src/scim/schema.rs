@@ -64,7 +64,9 @@ pub enum Uniqueness {
     Global,
 }
 
-#[derive(Debug)]
+/// Equality is structural (name, type, characteristics, sub-attributes), which is what
+/// comparing parsed filters and paths needs.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Attribute {
     pub name: &'static str,
     pub ty: AttrType,
@@ -508,6 +510,7 @@ pub fn attribute_json(a: &Attribute) -> Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

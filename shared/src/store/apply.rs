@@ -1,10 +1,12 @@
 //! Applying a `Plan`: one `TransactWriteItems` whose conditions are the loaded versions.
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnConsumedCapacity, TransactWriteItem,
+    AttributeValue, Delete, DeleteRequest, Put, PutRequest, ReturnConsumedCapacity,
+    TransactWriteItem, Update, WriteRequest,
 };
 
 use super::items::{key_map, record_item, record_key};
+use super::keys;
 use super::{service_error, Store, StoreError};
 use crate::directory::plan::{Condition, Plan, Write};
 
@@ -31,6 +33,31 @@ fn condition_expression(
             Some((":v", AttributeValue::N(v.to_string()))),
         )),
         Condition::OwnedBy(o) => Some(("#owner = :o", Some((":o", AttributeValue::S(o.clone()))))),
+    }
+}
+
+fn write_request(write: &Write) -> Result<WriteRequest, StoreError> {
+    let build_err = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Service(e.to_string());
+    match write {
+        Write::Put(record, Condition::Always) => Ok(WriteRequest::builder()
+            .put_request(
+                PutRequest::builder()
+                    .set_item(Some(record_item(record)?))
+                    .build()
+                    .map_err(build_err)?,
+            )
+            .build()),
+        Write::Delete(record, Condition::Always) => Ok(WriteRequest::builder()
+            .delete_request(
+                DeleteRequest::builder()
+                    .set_key(Some(key_map(record_key(record))))
+                    .build()
+                    .map_err(build_err)?,
+            )
+            .build()),
+        other => Err(StoreError::Service(format!(
+            "not a batchable write: {other:?}"
+        ))),
     }
 }
 
@@ -71,12 +98,82 @@ fn transact_item(store: &Store, write: &Write) -> Result<TransactWriteItem, Stor
                 .delete(del.build().map_err(build_err)?)
                 .build())
         }
+        Write::TouchGroup {
+            directory_id,
+            group_id,
+            last_modified,
+        } => {
+            let update = Update::builder()
+                .table_name(store.table())
+                .set_key(Some(key_map(keys::group(directory_id, group_id))))
+                // The group must still exist: an update would otherwise create a stub item.
+                .condition_expression("attribute_exists(pk)")
+                .update_expression("SET lastModified = :lm ADD version :one")
+                .expression_attribute_values(":lm", AttributeValue::S(last_modified.clone()))
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .build()
+                .map_err(build_err)?;
+            Ok(TransactWriteItem::builder().update(update).build())
+        }
     }
 }
 
 impl Store {
-    /// Applies `plan` atomically. An empty plan sends nothing (L4: a no-op writes nothing).
+    /// Applies `plan`: one transaction when it fits (the usual case), else the membership
+    /// writes, each valid alone, go in batches around it: removals before, additions after,
+    /// so that a crash never leaves a member of a group that does not exist.
+    /// An empty plan sends nothing (L4: a no-op writes nothing).
     pub async fn apply(&self, plan: &Plan) -> Result<(), ApplyError> {
+        if plan.writes.len() <= MAX_TRANSACTION_ACTIONS {
+            return self.transact(plan).await;
+        }
+        let (members, core): (Vec<Write>, Vec<Write>) =
+            plan.writes.iter().cloned().partition(Plan::is_membership);
+        let (puts, deletes): (Vec<Write>, Vec<Write>) = members
+            .into_iter()
+            .partition(|w| matches!(w, Write::Put(..)));
+        self.batch_write(&deletes).await?;
+        self.transact(&Plan { writes: core }).await?;
+        self.batch_write(&puts).await?;
+        Ok(())
+    }
+
+    /// Unconditional writes in `BatchWriteItem`s of 25, retrying what DynamoDB leaves unprocessed.
+    async fn batch_write(&self, writes: &[Write]) -> Result<(), ApplyError> {
+        for chunk in writes.chunks(25) {
+            let mut requests = chunk
+                .iter()
+                .map(write_request)
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut attempt = 0u32;
+            while !requests.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(self.table(), requests)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(|e| ApplyError::Store(service_error(e)))?;
+                self.metrics.add_capacity(out.consumed_capacity());
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(self.table()))
+                    .unwrap_or_default();
+                attempt += 1;
+                if attempt > 10 {
+                    return Err(StoreError::Throttled.into());
+                }
+                if !requests.is_empty() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(6)))
+                        .await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn transact(&self, plan: &Plan) -> Result<(), ApplyError> {
         if plan.is_empty() {
             return Ok(());
         }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::keys;
 use super::StoreError;
-use crate::directory::model::{EventRecord, Guard, UserRecord};
+use crate::directory::model::{EventRecord, GroupRecord, Guard, UserRecord};
 use crate::directory::plan::Record;
 use crate::directory::users::user_name_lower;
 
@@ -78,6 +78,13 @@ pub fn record_key(record: &Record) -> (String, String) {
             user_id,
         } => keys::user_email(directory_id, email, user_id),
         Record::Event(e) => event_key(e),
+        Record::Group(g) => keys::group(&g.directory_id, &g.id),
+        Record::OrgGroup(g) => keys::org_group(&g.org_id, &g.id),
+        Record::Member {
+            directory_id,
+            group_id,
+            user_id,
+        } => keys::member(directory_id, group_id, user_id),
     }
 }
 
@@ -92,6 +99,11 @@ pub fn guard_key(g: &Guard) -> (String, String) {
             external_id,
         } => keys::external_id_guard(directory_id, external_id),
         Guard::AccountEmail { org_id, email } => keys::account_email_guard(org_id, email),
+        Guard::GroupName {
+            directory_id,
+            lower,
+        } => keys::group_name_guard(directory_id, lower),
+        Guard::OrgGroupName { org_id, lower } => keys::org_group_name_guard(org_id, lower),
     }
 }
 
@@ -170,6 +182,54 @@ pub fn record_item(record: &Record) -> Result<Item, StoreError> {
             item.insert("userId".into(), s(user_id));
             Ok(item)
         }
+        Record::Group(g) => {
+            let mut item = key_map(key);
+            item.insert("type".into(), s("group"));
+            item.insert("gsi1pk".into(), s(keys::groups_of(&g.directory_id)));
+            item.insert(
+                "gsi1sk".into(),
+                s(keys::group_order(&display_name_lower(&g.doc), &g.id)),
+            );
+            item.insert("id".into(), s(&g.id));
+            item.insert(
+                "doc".into(),
+                s(
+                    serde_json::to_string(&g.doc)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ),
+            );
+            item.insert("version".into(), n(g.version));
+            item.insert("created".into(), s(&g.created));
+            item.insert("lastModified".into(), s(&g.last_modified));
+            if let Some(o) = &g.org_group_id {
+                item.insert("orgGroupId".into(), s(o));
+            }
+            item.insert("held".into(), AttributeValue::Bool(g.held));
+            Ok(item)
+        }
+        Record::OrgGroup(g) => {
+            let mut item = data_item(key, "org-group", g)?;
+            item.insert("gsi1pk".into(), s(keys::org_groups_of(&g.org_id)));
+            item.insert("gsi1sk".into(), s(g.name.to_lowercase()));
+            item.insert("version".into(), n(g.version));
+            Ok(item)
+        }
+        Record::Member {
+            directory_id,
+            group_id,
+            user_id,
+        } => {
+            let mut item = key_map(key);
+            item.insert("type".into(), s("member"));
+            item.insert("userId".into(), s(user_id));
+            item.insert("groupId".into(), s(group_id));
+            item.insert(
+                "gsi1pk".into(),
+                s(keys::groups_of_user(directory_id, user_id)),
+            );
+            item.insert("gsi1sk".into(), s(group_id));
+            Ok(item)
+        }
         Record::Event(e) => {
             let mut item = data_item(key, "event", e)?;
             let hour = keys::hour_of(&e.time);
@@ -196,6 +256,35 @@ pub fn user_from_item(directory_id: &str, item: &Item) -> Result<UserRecord, Sto
         last_modified: get_s(item, "lastModified").unwrap_or_default().to_string(),
         account_id: get_s(item, "accountId").map(str::to_string),
     })
+}
+
+#[allow(dead_code)] // used by the groups function (next commit)
+pub fn group_from_item(directory_id: &str, item: &Item) -> Result<GroupRecord, StoreError> {
+    let doc = get_s(item, "doc").ok_or_else(|| corrupt(item, "no doc"))?;
+    Ok(GroupRecord {
+        directory_id: directory_id.to_string(),
+        id: get_s(item, "id")
+            .ok_or_else(|| corrupt(item, "no id"))?
+            .to_string(),
+        doc: serde_json::from_str(doc).map_err(|e| corrupt(item, &e.to_string()))?,
+        version: get_n(item, "version").ok_or_else(|| corrupt(item, "no version"))?,
+        created: get_s(item, "created").unwrap_or_default().to_string(),
+        last_modified: get_s(item, "lastModified").unwrap_or_default().to_string(),
+        org_group_id: get_s(item, "orgGroupId").map(str::to_string),
+        held: item
+            .get("held")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+    })
+}
+
+/// `displayName`, lowercase: the listing order and the uniqueness guard of a group.
+pub fn display_name_lower(doc: &serde_json::Value) -> String {
+    doc.get("displayName")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_lowercase()
 }
 
 pub fn event_from_item(item: &Item) -> Result<EventRecord, StoreError> {

@@ -74,3 +74,46 @@ pub fn org_log(org_id: &str, hour: &str) -> String {
 pub fn hour_of(time: &str) -> &str {
     time.get(..13).unwrap_or(time)
 }
+
+pub fn group(directory_id: &str, group_id: &str) -> (String, String) {
+    (group_partition(directory_id, group_id), "GROUP".into())
+}
+/// A group's item and its member items share this partition: members are read by one query.
+pub fn group_partition(directory_id: &str, group_id: &str) -> String {
+    format!("DIR#{directory_id}#GROUP#{group_id}")
+}
+pub fn groups_of(directory_id: &str) -> String {
+    format!("DIR#{directory_id}#GROUPS")
+}
+pub fn group_order(display_name_lower: &str, group_id: &str) -> String {
+    format!("{display_name_lower}#{group_id}")
+}
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+pub fn member(directory_id: &str, group_id: &str, user_id: &str) -> (String, String) {
+    (
+        group_partition(directory_id, group_id),
+        format!("{MEMBER_PREFIX}{user_id}"),
+    )
+}
+/// GSI1 partition of a user's memberships (its `groups` attribute, its deletion).
+pub fn groups_of_user(directory_id: &str, user_id: &str) -> String {
+    format!("DIR#{directory_id}#USERGROUPS#{user_id}")
+}
+pub fn group_name_guard(directory_id: &str, lower: &str) -> (String, String) {
+    (
+        format!("DIR#{directory_id}#GROUPNAME#{lower}"),
+        "GUARD".into(),
+    )
+}
+pub fn org_group(org_id: &str, org_group_id: &str) -> (String, String) {
+    (
+        format!("ORG#{org_id}#OGROUP#{org_group_id}"),
+        "OGROUP".into(),
+    )
+}
+pub fn org_groups_of(org_id: &str) -> String {
+    format!("ORG#{org_id}#OGROUPS")
+}
+pub fn org_group_name_guard(org_id: &str, lower: &str) -> (String, String) {
+    (format!("ORG#{org_id}#OGROUPNAME#{lower}"), "GUARD".into())
+}

@@ -56,22 +56,6 @@ impl Store {
         }
     }
 
-    /// The same table and connection pool with fresh counters (one per test or benchmark step).
-    pub fn with_fresh_metrics(&self) -> Self {
-        let metrics = Arc::new(Metrics::default());
-        let config = self
-            .client
-            .config()
-            .to_builder()
-            .interceptor(metrics::CountRequests(metrics.clone()))
-            .build();
-        Store {
-            client: Client::from_conf(config),
-            table: self.table.clone(),
-            metrics,
-        }
-    }
-
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
