@@ -2,7 +2,8 @@
 
 use lambda_http::{Body, Request};
 use scimlink::http::{
-    admin::handle_admin, discovery::handle_scim_discovery, users::handle_scim_users, AppState,
+    admin::handle_admin, discovery::handle_scim_discovery, groups::handle_scim_groups,
+    users::handle_scim_users, AppState,
 };
 use scimlink::store::{create_table_if_missing, MetricsSnapshot, Store};
 use serde_json::{json, Value};
@@ -98,6 +99,8 @@ async fn dispatch(state: &AppState, req: Request) -> Response {
         handle_admin(state, req).await
     } else if path.contains("/Users") {
         handle_scim_users(state, req).await
+    } else if path.contains("/Groups") {
+        handle_scim_groups(state, req).await
     } else {
         handle_scim_discovery(state, req).await
     }
@@ -187,8 +190,13 @@ impl TestDirectory {
     }
 
     /// A SCIM call with this directory's token; `path` is relative to the SCIM base.
-    pub async fn scim(&self, method: &str, path: &str, body: Option<Value>) -> Response {
-        self.scim_with(method, path, body.map(|b| b.to_string()), &[])
+    pub async fn scim(
+        &self,
+        method: &'static str,
+        path: impl Into<String>,
+        body: Option<Value>,
+    ) -> Response {
+        self.scim_with(method, &path.into(), body.map(|b| b.to_string()), &[])
             .await
     }
 
@@ -270,4 +278,55 @@ pub fn okta_user(user_name: &str, email: &str) -> Value {
         "password": "s3cret!",
         "active": true
     })
+}
+
+/// A PatchOp body.
+pub fn patch_op(operations: Value) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations})
+}
+
+impl TestDirectory {
+    /// Creates `n` users and returns their ids.
+    pub async fn users(&self, prefix: &str, n: usize) -> Vec<String> {
+        let mut ids = Vec::with_capacity(n);
+        for i in 0..n {
+            let name = format!("{prefix}{i}@example.com");
+            ids.push(
+                self.create_user(okta_user(&name, &name)).await["id"]
+                    .as_str()
+                    .expect("id")
+                    .to_string(),
+            );
+        }
+        ids
+    }
+
+    pub async fn create_group(&self, name: &str, members: &[String]) -> String {
+        let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+        let r = self
+            .scim(
+                "POST",
+                "/Groups",
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().expect("id").to_string()
+    }
+
+    /// The member ids of a group, sorted.
+    pub async fn members(&self, group_id: &str) -> Vec<String> {
+        let r = self.scim("GET", &format!("/Groups/{group_id}"), None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let mut ids: Vec<String> = r.body["members"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m["value"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
 }

@@ -4,4 +4,5 @@
 
 mod common;
 mod discovery;
+mod groups;
 mod users;

@@ -672,7 +672,7 @@ async fn l1_create_finds_the_account_of_the_email_and_links_it() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.body["link"]["decision"], "took-over", "{}", r.body);
+    assert_eq!(r.body["decision"]["link"], "took-over", "{}", r.body);
     assert_eq!(t.user_count().await, 0, "a dry run commits nothing");
 }
 
@@ -716,6 +716,13 @@ async fn cost_of_each_user_operation() {
     let (_, get) = t
         .measure(t.scim("GET", &format!("/Users/{uid}"), None))
         .await;
+    let (_, get_without_groups) = t
+        .measure(t.scim(
+            "GET",
+            format!("/Users/{uid}?excludedAttributes=groups"),
+            None,
+        ))
+        .await;
     let (_, list) = t
         .measure(t.scim(
             "GET",
@@ -742,6 +749,7 @@ async fn cost_of_each_user_operation() {
         .await;
     for (name, c) in [
         ("GET", get),
+        ("GET excludedAttributes=groups", get_without_groups),
         ("list by userName", list),
         ("POST", post),
         ("PUT", put),
@@ -753,7 +761,8 @@ async fn cost_of_each_user_operation() {
             c.requests, c.read_units, c.write_units
         );
     }
-    assert_eq!(get.requests, 2);
+    assert_eq!(get.requests, 3, "token, user, its groups");
+    assert_eq!(get_without_groups.requests, 2, "token, user");
     assert_eq!(list.requests, 3);
     assert!(post.requests <= 4, "{post:?}");
     assert!(put.requests <= 4, "{put:?}");

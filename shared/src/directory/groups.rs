@@ -85,7 +85,7 @@ fn attach_org_group(
     match existing {
         None => {
             let og = OrgGroupRecord {
-                org_id: ctx.org.id.clone(),
+                org_id: ctx.org_id.clone(),
                 id: uuid::Uuid::new_v4().to_string(),
                 name: name.to_string(),
                 managed_by: ManagedBy::Directory {
@@ -101,7 +101,7 @@ fn attach_org_group(
             plan.put(
                 Record::Guard(
                     Guard::OrgGroupName {
-                        org_id: ctx.org.id.clone(),
+                        org_id: ctx.org_id.clone(),
                         lower: name.to_lowercase(),
                     },
                     id.clone(),

@@ -18,12 +18,17 @@ pub struct OrgRecord {
 impl OrgRecord {
     /// `managed` when the email's domain is verified by the org, `external` otherwise.
     pub fn kind_of(&self, email: &str) -> AccountKind {
-        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-        if self.verified_domains.iter().any(|d| d == domain) {
-            AccountKind::Managed
-        } else {
-            AccountKind::External
-        }
+        account_kind(&self.verified_domains, email)
+    }
+}
+
+/// `managed` when the email's domain is one of `verified_domains`, `external` otherwise.
+pub fn account_kind(verified_domains: &[String], email: &str) -> AccountKind {
+    let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+    if verified_domains.iter().any(|d| d == domain) {
+        AccountKind::Managed
+    } else {
+        AccountKind::External
     }
 }
 

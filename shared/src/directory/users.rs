@@ -7,8 +7,8 @@
 use serde_json::Value;
 
 use super::model::{
-    AccountKind, AccountRecord, AccountStatus, EventRecord, Guard, LinkRef, ManagedBy, OrgRecord,
-    Origin, Outcome, Profile, UserRecord,
+    account_kind, AccountKind, AccountRecord, AccountStatus, EventRecord, Guard, LinkRef,
+    ManagedBy, Origin, Outcome, Profile, UserRecord,
 };
 use super::plan::{Condition, Plan, Record};
 use crate::scim::error::ScimError;
@@ -18,7 +18,9 @@ use crate::scim::schema::ENTERPRISE_USER_SCHEMA;
 /// Who is writing, and when: what every event and record of one request shares.
 #[derive(Debug, Clone)]
 pub struct WriteContext {
-    pub org: OrgRecord,
+    pub org_id: String,
+    /// The org's verified domains: an account's email there makes it `managed`.
+    pub verified_domains: Vec<String>,
     pub directory_id: String,
     pub idp: String,
     pub request_id: Option<String>,
@@ -31,9 +33,13 @@ pub struct WriteContext {
 }
 
 impl WriteContext {
+    pub fn kind_of(&self, email: &str) -> AccountKind {
+        account_kind(&self.verified_domains, email)
+    }
+
     pub fn event(&self, outcome: Outcome, message: String) -> EventRecord {
         EventRecord {
-            org_id: self.org.id.clone(),
+            org_id: self.org_id.clone(),
             directory_id: Some(self.directory_id.clone()),
             time: self.now.clone(),
             id: uuid::Uuid::new_v4().simple().to_string(),
@@ -410,7 +416,7 @@ fn link_to_email(
         directory_id: ctx.directory_id.clone(),
         user_id: user_id.into(),
     };
-    let kind = ctx.org.kind_of(email);
+    let kind = ctx.kind_of(email);
     match account {
         None => {
             let account_id = uuid::Uuid::new_v4().to_string();
@@ -421,7 +427,7 @@ fn link_to_email(
                 AccountKind::External => ManagedBy::Admin,
             };
             let account = AccountRecord {
-                org_id: ctx.org.id.clone(),
+                org_id: ctx.org_id.clone(),
                 id: account_id.clone(),
                 email: email.into(),
                 origin: Origin::Scim,
@@ -437,7 +443,7 @@ fn link_to_email(
             plan.put(
                 Record::Guard(
                     Guard::AccountEmail {
-                        org_id: ctx.org.id.clone(),
+                        org_id: ctx.org_id.clone(),
                         email: email.into(),
                     },
                     account_id.clone(),
@@ -617,7 +623,7 @@ pub fn plan_user_replace(
         }
         // A real change of the primary email (L5).
         (Some(acc), Some(email)) => {
-            match ctx.org.kind_of(&acc.email) {
+            match ctx.kind_of(&acc.email) {
                 AccountKind::Managed if managed_by_directory(acc, &ctx.directory_id) => {
                     if let Some(other) = &state.email_account {
                         if other.id != acc.id {
@@ -642,7 +648,7 @@ pub fn plan_user_replace(
                     plan.put(
                         Record::Guard(
                             Guard::AccountEmail {
-                                org_id: ctx.org.id.clone(),
+                                org_id: ctx.org_id.clone(),
                                 email: email.into(),
                             },
                             acc.id.clone(),
@@ -652,7 +658,7 @@ pub fn plan_user_replace(
                     plan.delete(
                         Record::Guard(
                             Guard::AccountEmail {
-                                org_id: ctx.org.id.clone(),
+                                org_id: ctx.org_id.clone(),
                                 email: acc.email.clone(),
                             },
                             acc.id.clone(),
@@ -784,7 +790,7 @@ fn unlink_account(ctx: &WriteContext, plan: &mut Plan, acc: &AccountRecord, deac
     let mut next = acc.clone();
     next.link = None;
     next.managed_by = ManagedBy::Admin;
-    if deactivate && ctx.org.kind_of(&acc.email) == AccountKind::Managed {
+    if deactivate && ctx.kind_of(&acc.email) == AccountKind::Managed {
         next.status = AccountStatus::Suspended;
     }
     next.version = acc.version + 1;
@@ -798,6 +804,7 @@ pub fn plan_user_delete(
     ctx: &WriteContext,
     user: &UserRecord,
     linked: Option<&AccountRecord>,
+    groups: &[String],
 ) -> UserDecision {
     let mut plan = Plan::default();
     let mut link = LinkDecision::NoEmail;
@@ -807,7 +814,7 @@ pub fn plan_user_delete(
         link = LinkDecision::Unlinked {
             account_id: acc.id.clone(),
         };
-        let effect = match ctx.org.kind_of(&acc.email) {
+        let effect = match ctx.kind_of(&acc.email) {
             AccountKind::Managed => "deactivated it and handed it back to admin",
             AccountKind::External => "left the external account as it is",
         };
@@ -843,6 +850,19 @@ pub fn plan_user_delete(
             Record::UserEmail {
                 directory_id: user.directory_id.clone(),
                 email: e,
+                user_id: user.id.clone(),
+            },
+            Condition::Always,
+        );
+    }
+    if !groups.is_empty() {
+        message.push_str(&format!(" Removed it from {} groups.", groups.len()));
+    }
+    for g in groups {
+        plan.delete(
+            Record::Member {
+                directory_id: user.directory_id.clone(),
+                group_id: g.clone(),
                 user_id: user.id.clone(),
             },
             Condition::Always,

@@ -9,8 +9,8 @@ use subtle::ConstantTimeEq;
 
 use super::request::json_body;
 use super::response::{empty, json_response};
-use super::users::now;
 use super::{bearer, finish, hex, request_id, sha256, store_error, AppState};
+use crate::clock::now;
 use crate::directory::model::{DirectoryRecord, OrgRecord, TokenRecord, TokenScope};
 use crate::directory::plan::{Condition, Plan, Record};
 use crate::scim::error::ScimError;

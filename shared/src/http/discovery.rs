@@ -25,7 +25,7 @@ pub fn resource_types() -> Vec<&'static ResourceType> {
 }
 
 /// Whether `/Groups` is served (discovery must not promise what is not there).
-pub const GROUPS_ENABLED: bool = false;
+pub const GROUPS_ENABLED: bool = true;
 
 fn schemas() -> Vec<&'static Schema> {
     let mut out = vec![&USER, &ENTERPRISE_USER];

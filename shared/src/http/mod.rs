@@ -3,6 +3,8 @@
 
 pub mod admin;
 pub mod discovery;
+pub mod groups;
+mod listing;
 mod request;
 mod response;
 pub mod users;
@@ -151,3 +153,4 @@ pub fn finish(result: Result<Response<Body>, ScimError>) -> Response<Body> {
         Err(e) => scim_error(&e),
     }
 }
+pub mod scim;

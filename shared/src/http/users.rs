@@ -1,337 +1,183 @@
 //! `/scim/v2/directories/{directoryId}/Users[/{id}]`: the `scim-users` function.
 
+use std::collections::HashMap;
+
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
-use super::request::{body_bytes, json_body};
+use super::listing::{page_of, Listing};
+use super::request::json_body;
 use super::response::{empty, scim_json};
-use super::{
-    authenticate_directory, finish, query_params, request_id, store_error, unknown_directory,
-    AppState, DirectoryAuth, Route, MAX_FILTER_SCAN, MAX_PAGE_SIZE,
+use super::scim::{
+    contended, dry_run_response, handle, projection, Projection, ScimRequest, MAX_WRITE_ATTEMPTS,
 };
+use super::{store_error, AppState, MAX_PAGE_SIZE};
 use crate::directory::model::UserRecord;
+use crate::directory::users::UserWriteNeeds;
 use crate::directory::users::{
     plan_user_create, plan_user_delete, plan_user_replace, user_name_lower, user_write_needs,
-    LinkDecision, Refusal, UserDecision, WriteContext,
+    LinkDecision,
 };
 use crate::scim::error::ScimError;
-use crate::scim::filter::{parse_filter, Filter};
-use crate::scim::list::{
-    if_match_admits, list_response, paging, parse_attr_list, project, render, AttrRef, RenderMeta,
-};
+use crate::scim::filter::parse_filter;
+use crate::scim::list::{etag, list_response, paging, project, render, RenderMeta};
 use crate::scim::lookup::{index_lookups, IndexLookup};
-use crate::scim::patch::{apply_patch, parse_patch};
+use crate::scim::patch::{apply_patch, parse_patch_with_quirks};
 use crate::scim::resource::canonicalize;
 use crate::scim::schema::{SEARCH_REQUEST, USER_RESOURCE};
-use crate::store::{ApplyError, Store};
-
-/// How often a write loads and plans again after losing a race before answering 429.
-const MAX_WRITE_ATTEMPTS: usize = 5;
+use crate::store::{keys, user_from_item, Store};
 
 /// Entry point of the `scim-users` function.
 pub async fn handle_scim_users(
     state: &AppState,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let store = &state.store;
-    let before = store.metrics().snapshot();
-    let started = std::time::Instant::now();
-    let method = req.method().clone();
-    let rid = request_id(&req);
-    let route = Route::parse(req.uri().path());
-    let result = serve(store, &req, route.as_ref(), &rid).await;
-    let response = finish(result);
-    let cost = store.metrics().snapshot() - before;
-    tracing::info!(
-        request_id = %rid,
-        directory = route.as_ref().map(|r| r.directory_id.as_str()).unwrap_or("-"),
-        method = %method,
-        resource = "Users",
-        status = response.status().as_u16(),
-        dynamodb_requests = cost.requests,
-        read_units = cost.read_units,
-        write_units = cost.write_units,
-        millis = started.elapsed().as_millis() as u64,
-        "scim request"
-    );
-    Ok(response)
+    Ok(handle(state, &req, "Users", serve).await)
 }
 
-async fn serve(
-    store: &Store,
-    req: &Request,
-    route: Option<&Route>,
-    rid: &str,
-) -> Result<Response<Body>, ScimError> {
-    let route = route
-        .filter(|r| r.resource == "Users")
-        .ok_or_else(|| ScimError::not_found("no such endpoint"))?;
-    // Oversized bodies are refused before anything else is read.
-    if body_bytes(req).len() > super::MAX_PAYLOAD_BYTES {
-        return Err(ScimError::payload_too_large(super::MAX_PAYLOAD_BYTES));
-    }
-    let auth = authenticate_directory(store, req, &route.directory_id).await?;
-    let params = query_params(req);
-    let ctx = Ctx {
-        store,
-        auth: &auth,
-        rid,
-    };
-    let method = req.method().as_str();
-    match (method, route.id.as_deref()) {
-        ("GET", None) => list(&ctx, &params).await,
-        ("POST", Some(".search")) => search(&ctx, req).await,
-        ("POST", None) => create(&ctx, req, &params).await,
-        ("GET", Some(id)) => get(&ctx, id, &params).await,
-        ("PUT", Some(id)) => replace(&ctx, req, id, &params).await,
-        ("PATCH", Some(id)) => patch(&ctx, req, id, &params).await,
-        ("DELETE", Some(id)) => delete(&ctx, req, id).await,
+async fn serve(ctx: ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
+    let method = ctx.req.method().as_str();
+    match (method, ctx.route.id.as_deref()) {
+        ("GET", None) => list(&ctx, &ctx.params).await,
+        ("POST", Some(".search")) => search(&ctx).await,
+        ("POST", None) => create(&ctx).await,
+        ("GET", Some(id)) => get(&ctx, id).await,
+        ("PUT", Some(id)) => replace(&ctx, id).await,
+        ("PATCH", Some(id)) => patch(&ctx, id).await,
+        ("DELETE", Some(id)) => delete(&ctx, id).await,
         _ => Err(ScimError::method_not_allowed(format!(
             "{method} is not supported here"
         ))),
     }
 }
 
-struct Ctx<'a> {
-    store: &'a Store,
-    auth: &'a DirectoryAuth,
-    rid: &'a str,
+fn location(ctx: &ScimRequest<'_>, id: &str) -> String {
+    format!("/scim/v2/directories/{}/Users/{id}", ctx.directory_id())
 }
 
-impl Ctx<'_> {
-    fn location(&self, id: &str) -> String {
-        format!("/scim/v2/directories/{}/Users/{id}", self.auth.directory_id)
+/// The user as a client sees it: document, `id`, `meta`, and `groups` when given.
+fn render_user(ctx: &ScimRequest<'_>, user: &UserRecord, groups: Option<&[String]>) -> Value {
+    let mut v = render(
+        &user.doc,
+        RenderMeta {
+            id: &user.id,
+            resource_type: "User",
+            created: &user.created,
+            last_modified: &user.last_modified,
+            location: location(ctx, &user.id),
+            version: user.version,
+        },
+    );
+    if let (Some(groups), Some(obj)) = (groups.filter(|g| !g.is_empty()), v.as_object_mut()) {
+        let base = format!("/scim/v2/directories/{}/Groups", ctx.directory_id());
+        let list: Vec<Value> = groups
+            .iter()
+            .map(|g| json!({"value": g, "$ref": format!("{base}/{g}"), "type": "direct"}))
+            .collect();
+        obj.insert("groups".into(), Value::Array(list));
     }
-
-    fn render(&self, user: &UserRecord) -> Value {
-        render(
-            &user.doc,
-            RenderMeta {
-                id: &user.id,
-                resource_type: "User",
-                created: &user.created,
-                last_modified: &user.last_modified,
-                location: self.location(&user.id),
-                version: user.version,
-            },
-        )
-    }
-
-    async fn write_context(
-        &self,
-        operation: String,
-        quirks: Vec<String>,
-        org: Option<crate::directory::model::OrgRecord>,
-    ) -> Result<WriteContext, ScimError> {
-        let org = org.ok_or_else(unknown_directory)?;
-        Ok(WriteContext {
-            org,
-            directory_id: self.auth.directory_id.clone(),
-            idp: self.auth.idp.clone(),
-            request_id: Some(self.rid.to_string()),
-            now: now(),
-            operation,
-            quirks,
-        })
-    }
-
-    async fn load_user(&self, id: &str) -> Result<UserRecord, ScimError> {
-        self.store
-            .get_user(&self.auth.directory_id, id)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| ScimError::not_found(format!("user {id} not found")))
-    }
-}
-
-/// RFC 3339 UTC with milliseconds: sortable as text, as event keys need.
-pub fn now() -> String {
-    let t = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
-}
-
-struct Projection {
-    attributes: Vec<AttrRef>,
-    excluded: Vec<AttrRef>,
-}
-
-fn projection(params: &std::collections::HashMap<String, String>) -> Result<Projection, ScimError> {
-    Ok(Projection {
-        attributes: params
-            .get("attributes")
-            .map(|a| parse_attr_list(&USER_RESOURCE, a))
-            .transpose()?
-            .unwrap_or_default(),
-        excluded: params
-            .get("excludedattributes")
-            .map(|a| parse_attr_list(&USER_RESOURCE, a))
-            .transpose()?
-            .unwrap_or_default(),
-    })
+    v
 }
 
 fn resource_response(
-    ctx: &Ctx<'_>,
+    ctx: &ScimRequest<'_>,
     status: u16,
     user: &UserRecord,
+    groups: Option<&[String]>,
     p: &Projection,
 ) -> Response<Body> {
     let body = project(
         &USER_RESOURCE,
-        &ctx.render(user),
+        &render_user(ctx, user, groups),
         &p.attributes,
         &p.excluded,
     );
-    let mut headers = vec![("ETag", crate::scim::list::etag(user.version))];
+    let mut headers = vec![("ETag", etag(user.version))];
     if status == 201 {
-        headers.push(("Location", ctx.location(&user.id)));
+        headers.push(("Location", location(ctx, &user.id)));
     }
     scim_json(status, &body, &headers)
 }
 
-fn dry_run(params: &std::collections::HashMap<String, String>) -> bool {
-    params
-        .get("dryrun")
-        .map(|v| v.eq_ignore_ascii_case("true"))
-        .unwrap_or(false)
+async fn load_user(ctx: &ScimRequest<'_>, id: &str) -> Result<UserRecord, ScimError> {
+    ctx.store
+        .get_user(ctx.directory_id(), id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ScimError::not_found(format!("user {id} not found")))
 }
 
-async fn get(
-    ctx: &Ctx<'_>,
-    id: &str,
-    params: &std::collections::HashMap<String, String>,
-) -> Result<Response<Body>, ScimError> {
-    let p = projection(params)?;
-    let user = ctx.load_user(id).await?;
-    Ok(resource_response(ctx, 200, &user, &p))
-}
-
-/// Applies a decision's plan; a refusal's plan (its event) is written before answering.
-async fn apply_decision(
-    ctx: &Ctx<'_>,
-    decision: Result<UserDecision, Refusal>,
-    dry: bool,
-) -> Result<Option<UserDecision>, ScimError> {
-    match decision {
-        Ok(d) => {
-            if dry {
-                return Ok(Some(d));
-            }
-            match ctx.store.apply(&d.plan).await {
-                Ok(()) => Ok(Some(d)),
-                Err(ApplyError::Stale) => Ok(None),
-                Err(ApplyError::Store(e)) => Err(store_error(e)),
-            }
-        }
-        Err(refusal) => {
-            if !dry {
-                // The refusal is logged (L3, E1); losing a race on the log never hides the error.
-                if let Err(e) = ctx.store.apply(&refusal.plan).await {
-                    tracing::warn!(error = %e, "could not log a refusal");
-                }
-            }
-            Err(refusal.error)
-        }
+/// The user's groups, read only when the response shows them (one query).
+async fn groups_for(
+    ctx: &ScimRequest<'_>,
+    user: &UserRecord,
+    p: &Projection,
+) -> Result<Option<Vec<String>>, ScimError> {
+    if !p.includes("groups") {
+        return Ok(None);
     }
+    Ok(Some(
+        ctx.store
+            .groups_of_user(ctx.directory_id(), &user.id)
+            .await
+            .map_err(store_error)?,
+    ))
 }
 
-fn dry_run_response(ctx: &Ctx<'_>, d: &UserDecision) -> Response<Body> {
-    let events: Vec<Value> = d
-        .plan
-        .events()
-        .map(|e| json!({"outcome": e.outcome, "message": e.message}))
-        .collect();
-    scim_json(
-        200,
-        &json!({
-            "schemas": ["urn:scimlink:api:messages:2.0:DryRun"],
-            "resource": ctx.render(&d.user),
-            "link": link_json(&d.link),
-            "writes": d.plan.writes.len(),
-            "events": events,
-        }),
-        &[],
-    )
+async fn get(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError> {
+    let p = ctx.projection(&USER_RESOURCE)?;
+    let user = load_user(ctx, id).await?;
+    let groups = groups_for(ctx, &user, &p).await?;
+    Ok(resource_response(ctx, 200, &user, groups.as_deref(), &p))
 }
 
 fn link_json(l: &LinkDecision) -> Value {
     match l {
-        LinkDecision::Created { account_id } => {
-            json!({"decision": "created", "accountId": account_id})
-        }
-        LinkDecision::Linked { account_id } => {
-            json!({"decision": "linked", "accountId": account_id})
-        }
+        LinkDecision::Created { account_id } => json!({"link": "created", "accountId": account_id}),
+        LinkDecision::Linked { account_id } => json!({"link": "linked", "accountId": account_id}),
         LinkDecision::TookOver { account_id } => {
-            json!({"decision": "took-over", "accountId": account_id})
+            json!({"link": "took-over", "accountId": account_id})
         }
-        LinkDecision::Moved { from, to } => json!({"decision": "moved", "from": from, "to": to}),
-        LinkDecision::Kept { account_id } => json!({"decision": "kept", "accountId": account_id}),
-        LinkDecision::NoEmail => json!({"decision": "none", "reason": "the user has no email"}),
+        LinkDecision::Moved { from, to } => json!({"link": "moved", "from": from, "to": to}),
+        LinkDecision::Kept { account_id } => json!({"link": "kept", "accountId": account_id}),
+        LinkDecision::NoEmail => json!({"link": "none", "reason": "the user has no email"}),
         LinkDecision::Unlinked { account_id } => {
-            json!({"decision": "unlinked", "accountId": account_id})
+            json!({"link": "unlinked", "accountId": account_id})
         }
     }
 }
 
-async fn create(
-    ctx: &Ctx<'_>,
-    req: &Request,
-    params: &std::collections::HashMap<String, String>,
-) -> Result<Response<Body>, ScimError> {
-    let p = projection(params)?;
-    let body = json_body(req)?;
-    let normalized = canonicalize(&USER_RESOURCE, &body)?;
+async fn create(ctx: &ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
+    let p = ctx.projection(&USER_RESOURCE)?;
+    let normalized = canonicalize(&USER_RESOURCE, &json_body(ctx.req)?)?;
     let user_id = uuid::Uuid::new_v4().to_string();
-    let dry = dry_run(params);
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let needs = user_write_needs(None, &normalized.doc);
         let (org, state) = ctx
             .store
-            .load_user_write(&ctx.auth.org_id, &ctx.auth.directory_id, None, &needs)
+            .load_user_write(&ctx.auth.org_id, ctx.directory_id(), None, &needs)
             .await
             .map_err(store_error)?;
-        let wctx = ctx
-            .write_context("POST /Users".into(), normalized.quirks.clone(), org)
-            .await?;
+        let wctx = ctx.write_context(
+            "POST /Users".into(),
+            normalized.quirks.clone(),
+            org.as_ref(),
+        )?;
         let decision = plan_user_create(&wctx, &state, &user_id, normalized.doc.clone());
-        if let Some(d) = apply_decision(ctx, decision, dry).await? {
-            if dry {
-                return Ok(dry_run_response(ctx, &d));
+        let plan = decision.as_ref().map(|d| &d.plan).map_err(Clone::clone);
+        if ctx.apply(plan).await? {
+            let d = decision.map_err(|r| r.error)?;
+            if ctx.dry_run() {
+                return Ok(dry_run_response(
+                    render_user(ctx, &d.user, None),
+                    link_json(&d.link),
+                    &d.plan,
+                ));
             }
-            return Ok(resource_response(ctx, 201, &d.user, &p));
+            return Ok(resource_response(ctx, 201, &d.user, None, &p));
         }
     }
     Err(contended())
-}
-
-fn contended() -> ScimError {
-    ScimError::throttled(1)
-}
-
-fn check_if_match(req: &Request, user: &UserRecord) -> Result<(), ScimError> {
-    if let Some(v) = req
-        .headers()
-        .get(http::header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-    {
-        if !if_match_admits(v, user.version) {
-            return Err(ScimError::precondition_failed(format!(
-                "If-Match {v} does not match the current version {}",
-                crate::scim::list::etag(user.version)
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Computes a user's next document and the quirks normalized on the way.
@@ -340,102 +186,92 @@ type NextDoc<'a> = dyn Fn(&UserRecord) -> Result<(Value, Vec<String>), ScimError
 /// PUT and PATCH: compute the new document from the stored one, answer a no-op without
 /// writing (L4), else load, plan and apply, starting over when someone wrote first.
 async fn write_existing(
-    ctx: &Ctx<'_>,
-    req: &Request,
+    ctx: &ScimRequest<'_>,
     id: &str,
-    params: &std::collections::HashMap<String, String>,
     operation: &str,
     next_doc: &NextDoc<'_>,
 ) -> Result<Response<Body>, ScimError> {
-    let p = projection(params)?;
-    let dry = dry_run(params);
+    let p = ctx.projection(&USER_RESOURCE)?;
     for _ in 0..MAX_WRITE_ATTEMPTS {
-        let existing = ctx.load_user(id).await?;
-        check_if_match(req, &existing)?;
+        let existing = load_user(ctx, id).await?;
+        ctx.check_if_match(existing.version)?;
         let (doc, quirks) = next_doc(&existing)?;
         if doc == existing.doc {
-            tracing::info!(request_id = %ctx.rid, directory = %ctx.auth.directory_id, scim_id = %id, outcome = "no-op", "unchanged resource; nothing written");
-            return Ok(resource_response(ctx, 200, &existing, &p));
+            tracing::info!(request_id = %ctx.rid, directory = %ctx.directory_id(), scim_id = %id, outcome = "no-op", "unchanged user; nothing written (L4)");
+            return Ok(resource_response(ctx, 200, &existing, None, &p));
         }
         let needs = user_write_needs(Some(&existing), &doc);
         let (org, state) = ctx
             .store
-            .load_user_write(
-                &ctx.auth.org_id,
-                &ctx.auth.directory_id,
-                Some(existing),
-                &needs,
-            )
+            .load_user_write(&ctx.auth.org_id, ctx.directory_id(), Some(existing), &needs)
             .await
             .map_err(store_error)?;
-        let wctx = ctx
-            .write_context(format!("{operation} /Users/{id}"), quirks, org)
-            .await?;
+        let wctx = ctx.write_context(format!("{operation} /Users/{id}"), quirks, org.as_ref())?;
         let decision = plan_user_replace(&wctx, &state, doc);
-        if let Some(d) = apply_decision(ctx, decision, dry).await? {
-            if dry {
-                return Ok(dry_run_response(ctx, &d));
+        let plan = decision.as_ref().map(|d| &d.plan).map_err(Clone::clone);
+        if ctx.apply(plan).await? {
+            let d = decision.map_err(|r| r.error)?;
+            if ctx.dry_run() {
+                return Ok(dry_run_response(
+                    render_user(ctx, &d.user, None),
+                    link_json(&d.link),
+                    &d.plan,
+                ));
             }
-            return Ok(resource_response(ctx, 200, &d.user, &p));
+            return Ok(resource_response(ctx, 200, &d.user, None, &p));
         }
     }
     Err(contended())
 }
 
-async fn replace(
-    ctx: &Ctx<'_>,
-    req: &Request,
-    id: &str,
-    params: &std::collections::HashMap<String, String>,
-) -> Result<Response<Body>, ScimError> {
-    let body = json_body(req)?;
-    let normalized = canonicalize(&USER_RESOURCE, &body)?;
-    write_existing(ctx, req, id, params, "PUT", &|_| {
+async fn replace(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError> {
+    let normalized = canonicalize(&USER_RESOURCE, &json_body(ctx.req)?)?;
+    write_existing(ctx, id, "PUT", &|_| {
         Ok((normalized.doc.clone(), normalized.quirks.clone()))
     })
     .await
 }
 
-async fn patch(
-    ctx: &Ctx<'_>,
-    req: &Request,
-    id: &str,
-    params: &std::collections::HashMap<String, String>,
-) -> Result<Response<Body>, ScimError> {
-    let body = json_body(req)?;
-    let ops = parse_patch(&USER_RESOURCE, &body)?;
-    write_existing(ctx, req, id, params, "PATCH", &|existing| {
+async fn patch(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError> {
+    let mut quirks = Vec::new();
+    let ops = parse_patch_with_quirks(&USER_RESOURCE, &json_body(ctx.req)?, &mut quirks)?;
+    write_existing(ctx, id, "PATCH", &|existing| {
         let n = apply_patch(&USER_RESOURCE, &existing.doc, &ops)?;
-        Ok((n.doc, n.quirks))
+        Ok((n.doc, quirks.iter().cloned().chain(n.quirks).collect()))
     })
     .await
 }
 
-async fn delete(ctx: &Ctx<'_>, req: &Request, id: &str) -> Result<Response<Body>, ScimError> {
-    let dry = dry_run(&query_params(req));
+/// DELETE (L7): the user, its link and its memberships go; the account stays.
+async fn delete(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError> {
     for _ in 0..MAX_WRITE_ATTEMPTS {
-        let user = ctx.load_user(id).await?;
-        check_if_match(req, &user)?;
-        let linked = match &user.account_id {
-            Some(a) => ctx
-                .store
-                .get_account(&ctx.auth.org_id, a)
-                .await
-                .map_err(store_error)?,
-            None => None,
+        let user = load_user(ctx, id).await?;
+        ctx.check_if_match(user.version)?;
+        // The org and the linked account in one batch read.
+        let needs = UserWriteNeeds {
+            linked_account: user.account_id.clone(),
+            ..UserWriteNeeds::default()
         };
-        let org = ctx
+        let (org, state) = ctx
             .store
-            .get_org(&ctx.auth.org_id)
+            .load_user_write(&ctx.auth.org_id, ctx.directory_id(), None, &needs)
             .await
             .map_err(store_error)?;
-        let wctx = ctx
-            .write_context(format!("DELETE /Users/{id}"), Vec::new(), org)
-            .await?;
-        let decision = plan_user_delete(&wctx, &user, linked.as_ref());
-        if let Some(d) = apply_decision(ctx, Ok(decision), dry).await? {
-            if dry {
-                return Ok(dry_run_response(ctx, &d));
+        let linked = state.linked_account;
+        let groups = ctx
+            .store
+            .groups_of_user(ctx.directory_id(), id)
+            .await
+            .map_err(store_error)?;
+        let wctx = ctx.write_context(format!("DELETE /Users/{id}"), Vec::new(), org.as_ref())?;
+        let d = plan_user_delete(&wctx, &user, linked.as_ref(), &groups);
+        if ctx.apply(Ok(&d.plan)).await? {
+            if ctx.dry_run() {
+                return Ok(dry_run_response(
+                    render_user(ctx, &d.user, None),
+                    link_json(&d.link),
+                    &d.plan,
+                ));
             }
             return Ok(empty(204));
         }
@@ -444,8 +280,13 @@ async fn delete(ctx: &Ctx<'_>, req: &Request, id: &str) -> Result<Response<Body>
 }
 
 /// POST /Users/.search (S8): the same query as GET, from a SearchRequest body.
-async fn search(ctx: &Ctx<'_>, req: &Request) -> Result<Response<Body>, ScimError> {
-    let body = json_body(req)?;
+async fn search(ctx: &ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
+    let params = search_params(&json_body(ctx.req)?)?;
+    list(ctx, &params).await
+}
+
+/// The parameters of a SearchRequest body, as a GET would carry them.
+pub fn search_params(body: &Value) -> Result<HashMap<String, String>, ScimError> {
     let schemas_ok = body
         .get("schemas")
         .and_then(Value::as_array)
@@ -456,35 +297,32 @@ async fn search(ctx: &Ctx<'_>, req: &Request) -> Result<Response<Body>, ScimErro
             "a search request must have the schema {SEARCH_REQUEST}"
         )));
     }
-    let mut params = std::collections::HashMap::new();
-    let text = |v: &Value| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Array(a) => Some(
-            a.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        _ => None,
-    };
-    if let Some(obj) = body.as_object() {
-        for (k, v) in obj {
-            if let Some(t) = text(v) {
-                params.insert(k.to_lowercase(), t);
-            }
+    let mut params = HashMap::new();
+    for (k, v) in body.as_object().into_iter().flatten() {
+        let text = match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Array(a) => Some(
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            _ => None,
+        };
+        if let Some(t) = text {
+            params.insert(k.to_lowercase(), t);
         }
     }
-    list(ctx, &params).await
+    Ok(params)
 }
 
-/// GET /Users (S2, S3, S4): indexed equality filters read only their candidates; anything
-/// else pages through the directory's listing, evaluating the filter, up to a bound.
+/// GET /Users (S2, S3, S4).
 async fn list(
-    ctx: &Ctx<'_>,
-    params: &std::collections::HashMap<String, String>,
+    ctx: &ScimRequest<'_>,
+    params: &HashMap<String, String>,
 ) -> Result<Response<Body>, ScimError> {
-    let p = projection(params)?;
+    let p = projection(&USER_RESOURCE, params)?;
     let (start, count) = paging(
         params.get("startindex").map(String::as_str),
         params.get("count").map(String::as_str),
@@ -495,39 +333,48 @@ async fn list(
         .filter(|f| !f.trim().is_empty())
         .map(|f| parse_filter(&USER_RESOURCE, f))
         .transpose()?;
-    let dir = &ctx.auth.directory_id;
-
-    let (total, page): (usize, Vec<UserRecord>) = match &filter {
+    let dir = ctx.directory_id();
+    let decode = |i: &crate::store::Item| user_from_item(dir, i);
+    let listing = Listing {
+        store: ctx.store,
+        partition: keys::users_of(dir),
+        decode: &decode,
+    };
+    let (total, page) = match &filter {
         Some(f) => {
-            let mut matched = match index_lookups(f) {
-                Some(lookups) => {
-                    let candidates = candidates(ctx.store, dir, &lookups).await?;
-                    candidates
-                        .into_iter()
-                        .filter(|u| f.matches(&ctx.render(u)))
-                        .collect::<Vec<_>>()
-                }
-                None => scan(ctx, f).await?,
+            let keep = |u: &UserRecord| f.matches(&render_user(ctx, u, None));
+            let indexed = index_lookups(f)
+                .filter(|l| !l.iter().any(|l| matches!(l, IndexLookup::DisplayName(_))));
+            let matched = match indexed {
+                Some(lookups) => candidates(ctx.store, dir, &lookups)
+                    .await?
+                    .into_iter()
+                    .filter(|u| keep(u))
+                    .collect(),
+                None => listing.scan(&keep).await?,
             };
-            matched.sort_by_key(order_key);
-            matched.dedup_by(|a, b| a.id == b.id);
-            let total = matched.len();
-            let page = matched.into_iter().skip(start - 1).take(count).collect();
-            (total, page)
+            page_of(matched, order_key, |a, b| a.id == b.id, start, count)
         }
         None => {
-            let total = ctx.store.count_users(dir).await.map_err(store_error)? as usize;
+            let total = listing.total().await?;
             let page = if count == 0 || start > total {
                 Vec::new()
             } else {
-                read_listing(ctx.store, dir, start - 1, count).await?
+                listing.window(start - 1, count).await?
             };
             (total, page)
         }
     };
     let resources = page
         .iter()
-        .map(|u| project(&USER_RESOURCE, &ctx.render(u), &p.attributes, &p.excluded))
+        .map(|u| {
+            project(
+                &USER_RESOURCE,
+                &render_user(ctx, u, None),
+                &p.attributes,
+                &p.excluded,
+            )
+        })
         .collect();
     Ok(scim_json(200, &list_response(total, start, resources), &[]))
 }
@@ -546,18 +393,19 @@ async fn candidates(
         let found: Vec<String> = match l {
             IndexLookup::Id(id) => vec![id.clone()],
             IndexLookup::UserName(n) => store
-                .guard_owner(crate::store::keys_user_name_guard(dir, n))
+                .guard_owner(keys::user_name_guard(dir, n))
                 .await
                 .map_err(store_error)?
                 .into_iter()
                 .collect(),
             IndexLookup::ExternalId(e) => store
-                .guard_owner(crate::store::keys_external_id_guard(dir, e))
+                .guard_owner(keys::external_id_guard(dir, e))
                 .await
                 .map_err(store_error)?
                 .into_iter()
                 .collect(),
             IndexLookup::Email(e) => store.user_ids_by_email(dir, e).await.map_err(store_error)?,
+            // Not indexed for users: `index_lookups` results with it are never passed here.
             IndexLookup::DisplayName(_) => Vec::new(),
         };
         for id in found {
@@ -575,66 +423,5 @@ async fn candidates(
             .into_iter()
             .collect()),
         many => store.get_users(dir, many).await.map_err(store_error),
-    }
-}
-
-/// Pages through the listing evaluating `filter`, refusing with `tooMany` past the bound.
-async fn scan(ctx: &Ctx<'_>, filter: &Filter) -> Result<Vec<UserRecord>, ScimError> {
-    let mut matched = Vec::new();
-    let mut examined = 0usize;
-    let mut next = None;
-    loop {
-        let page = ctx
-            .store
-            .list_users_page(&ctx.auth.directory_id, next, 500)
-            .await
-            .map_err(store_error)?;
-        examined += page.users.len();
-        if examined > MAX_FILTER_SCAN {
-            return Err(ScimError::too_many(format!(
-                "this filter is not answered from an index and the directory has more than {MAX_FILTER_SCAN} users; filter by userName, externalId, id or emails.value eq"
-            )));
-        }
-        matched.extend(
-            page.users
-                .into_iter()
-                .filter(|u| filter.matches(&ctx.render(u))),
-        );
-        match page.next {
-            Some(k) => next = Some(k),
-            None => return Ok(matched),
-        }
-    }
-}
-
-/// `count` users from position `skip` of the listing order.
-async fn read_listing(
-    store: &Store,
-    dir: &str,
-    skip: usize,
-    count: usize,
-) -> Result<Vec<UserRecord>, ScimError> {
-    let mut out = Vec::new();
-    let mut seen = 0usize;
-    let mut next = None;
-    loop {
-        let want = (skip + count - seen).clamp(1, 500) as i32;
-        let page = store
-            .list_users_page(dir, next, want)
-            .await
-            .map_err(store_error)?;
-        for u in page.users {
-            if seen >= skip && out.len() < count {
-                out.push(u);
-            }
-            seen += 1;
-        }
-        if out.len() >= count {
-            return Ok(out);
-        }
-        match page.next {
-            Some(k) => next = Some(k),
-            None => return Ok(out),
-        }
     }
 }

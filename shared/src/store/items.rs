@@ -258,7 +258,6 @@ pub fn user_from_item(directory_id: &str, item: &Item) -> Result<UserRecord, Sto
     })
 }
 
-#[allow(dead_code)] // used by the groups function (next commit)
 pub fn group_from_item(directory_id: &str, item: &Item) -> Result<GroupRecord, StoreError> {
     let doc = get_s(item, "doc").ok_or_else(|| corrupt(item, "no doc"))?;
     Ok(GroupRecord {

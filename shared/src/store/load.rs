@@ -10,10 +10,10 @@ use super::{service_error, Store, StoreError};
 use crate::directory::model::{AccountRecord, DirectoryRecord, OrgRecord, TokenRecord, UserRecord};
 use crate::directory::users::{Holder, UserWriteNeeds, UserWriteState};
 
-/// One page of a directory's users in listing order, and where the next page starts.
+/// One page of items in index order, and where the next page starts.
 #[derive(Debug, Default)]
-pub struct UserPage {
-    pub users: Vec<UserRecord>,
+pub struct ItemPage {
+    pub items: Vec<Item>,
     pub next: Option<HashMap<String, AttributeValue>>,
 }
 
@@ -225,20 +225,21 @@ impl Store {
         Ok((org, state))
     }
 
-    /// A page of a directory's users in listing order (lowercase userName, then id).
-    pub async fn list_users_page(
+    /// One page of a GSI1 partition in its order (a directory's users or groups), and where
+    /// the next page starts.
+    pub async fn gsi1_page(
         &self,
-        directory_id: &str,
+        gsi1pk: &str,
         start: Option<HashMap<String, AttributeValue>>,
         limit: i32,
-    ) -> Result<UserPage, StoreError> {
+    ) -> Result<ItemPage, StoreError> {
         let out = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(GSI1)
             .key_condition_expression("gsi1pk = :p")
-            .expression_attribute_values(":p", AttributeValue::S(keys::users_of(directory_id)))
+            .expression_attribute_values(":p", AttributeValue::S(gsi1pk.to_string()))
             .set_exclusive_start_key(start)
             .limit(limit)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
@@ -246,20 +247,15 @@ impl Store {
             .await
             .map_err(service_error)?;
         self.metrics.add_read_capacity(out.consumed_capacity());
-        let users = out
-            .items()
-            .iter()
-            .map(|i| user_from_item(directory_id, i))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(UserPage {
-            users,
+        Ok(ItemPage {
+            items: out.items.unwrap_or_default(),
             next: out.last_evaluated_key,
         })
     }
 
-    /// The number of users of a directory: a `Select=COUNT` over the listing index, which
-    /// reads the whole partition (cost grows with the directory; used only for unfiltered lists).
-    pub async fn count_users(&self, directory_id: &str) -> Result<u64, StoreError> {
+    /// The number of items of a GSI1 partition: a `Select=COUNT` that reads the whole
+    /// partition (its cost grows with the directory; used only for unfiltered lists).
+    pub async fn count_gsi1(&self, gsi1pk: &str) -> Result<u64, StoreError> {
         let mut total = 0u64;
         let mut start = None;
         loop {
@@ -269,7 +265,7 @@ impl Store {
                 .table_name(&self.table)
                 .index_name(GSI1)
                 .key_condition_expression("gsi1pk = :p")
-                .expression_attribute_values(":p", AttributeValue::S(keys::users_of(directory_id)))
+                .expression_attribute_values(":p", AttributeValue::S(gsi1pk.to_string()))
                 .select(aws_sdk_dynamodb::types::Select::Count)
                 .set_exclusive_start_key(start)
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)

@@ -2,8 +2,9 @@
 //! applying a `Plan` as one transaction, and counting what every request costs.
 
 mod apply;
+mod groups;
 mod items;
-mod keys;
+pub mod keys;
 mod load;
 mod metrics;
 mod table;
@@ -13,11 +14,11 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::Client;
 
 pub use apply::ApplyError;
-pub use items::{event_from_item, user_from_item};
+pub use items::{event_from_item, group_from_item, user_from_item, Item};
 pub use keys::{
     external_id_guard as keys_external_id_guard, user_name_guard as keys_user_name_guard,
 };
-pub use load::UserPage;
+pub use load::ItemPage;
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use table::{create_table_if_missing, TABLE_GSI1};
 
