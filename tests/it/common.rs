@@ -1,10 +1,7 @@
 //! Test harness: a fresh org, directory and token per test, and helpers to call handlers.
 
 use lambda_http::{Body, Request};
-use scimlink::http::{
-    admin::handle_admin, discovery::handle_scim_discovery, groups::handle_scim_groups,
-    users::handle_scim_users, AppState,
-};
+use scimlink::http::AppState;
 use scimlink::store::{create_table_if_missing, MetricsSnapshot, Store};
 use serde_json::{json, Value};
 
@@ -74,37 +71,20 @@ pub struct Call<'a> {
 }
 
 pub fn request(call: Call<'_>) -> Request {
-    let mut b = http::Request::builder()
-        .method(call.method)
-        .uri(format!("https://scim.example.test{}", call.path));
-    if let Some(t) = &call.token {
-        b = b.header("Authorization", format!("Bearer {t}"));
-    }
-    for (k, v) in &call.headers {
-        b = b.header(*k, v.as_str());
-    }
-    if call.body.is_some() {
-        b = b.header("Content-Type", "application/scim+json");
-    }
-    let body = match call.body {
-        Some(s) => Body::Text(s),
-        None => Body::Empty,
-    };
-    b.body(body).expect("request")
+    scimlink::http::local::request(
+        call.method,
+        &call.path,
+        call.token.as_deref(),
+        call.body,
+        &call.headers,
+    )
+    .expect("request")
 }
 
 async fn dispatch(state: &AppState, req: Request) -> Response {
-    let path = req.uri().path().to_string();
-    let resp = if path.starts_with("/admin/") {
-        handle_admin(state, req).await
-    } else if path.contains("/Users") {
-        handle_scim_users(state, req).await
-    } else if path.contains("/Groups") {
-        handle_scim_groups(state, req).await
-    } else {
-        handle_scim_discovery(state, req).await
-    }
-    .expect("handlers answer client errors as responses");
+    let resp = scimlink::http::local::dispatch(state, req)
+        .await
+        .expect("handlers answer client errors as responses");
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     if status != 204 {

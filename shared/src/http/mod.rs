@@ -5,6 +5,7 @@ pub mod admin;
 pub mod discovery;
 pub mod groups;
 mod listing;
+pub mod local;
 mod request;
 mod response;
 pub mod users;

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
 use super::items::{key_map, record_item, record_key};
 use super::keys;
 use super::{service_error, Store, StoreError};
-use crate::directory::plan::{Condition, Plan, Write};
+use crate::directory::plan::{Condition, Plan, Record, Write};
 
 /// DynamoDB's limit on the actions of one transaction.
 pub const MAX_TRANSACTION_ACTIONS: usize = 100;
@@ -136,6 +136,16 @@ impl Store {
         self.transact(&Plan { writes: core }).await?;
         self.batch_write(&puts).await?;
         Ok(())
+    }
+
+    /// Bulk-loads records with unconditional puts (seeding a benchmark or an import): no
+    /// guards are checked, so this is never a path a request takes.
+    pub async fn put_all(&self, records: Vec<Record>) -> Result<(), ApplyError> {
+        let writes: Vec<Write> = records
+            .into_iter()
+            .map(|r| Write::Put(r, Condition::Always))
+            .collect();
+        self.batch_write(&writes).await
     }
 
     /// Unconditional writes in `BatchWriteItem`s of 25, retrying what DynamoDB leaves unprocessed.

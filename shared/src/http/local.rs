@@ -1,0 +1,49 @@
+//! In-process calls of the handlers, routed by path as API Gateway routes to functions:
+//! what the integration tests and the benchmark drive.
+
+use lambda_http::{Body, Request, Response};
+
+use super::{
+    admin::handle_admin, discovery::handle_scim_discovery, groups::handle_scim_groups,
+    users::handle_scim_users, AppState,
+};
+
+/// Serves `req` with the function API Gateway would route it to.
+pub async fn dispatch(
+    state: &AppState,
+    req: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let path = req.uri().path().to_string();
+    if path.contains("/admin/v1/") {
+        handle_admin(state, req).await
+    } else if path.contains("/Users") {
+        handle_scim_users(state, req).await
+    } else if path.contains("/Groups") {
+        handle_scim_groups(state, req).await
+    } else {
+        handle_scim_discovery(state, req).await
+    }
+}
+
+/// A request as API Gateway would pass it: method, path with query, bearer token, JSON body.
+pub fn request(
+    method: &str,
+    path_and_query: &str,
+    token: Option<&str>,
+    body: Option<String>,
+    headers: &[(&str, String)],
+) -> Result<Request, http::Error> {
+    let mut b = http::Request::builder()
+        .method(method)
+        .uri(format!("https://scimlink.local{path_and_query}"));
+    if let Some(t) = token {
+        b = b.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    for (k, v) in headers {
+        b = b.header(*k, v.as_str());
+    }
+    if body.is_some() {
+        b = b.header(http::header::CONTENT_TYPE, "application/scim+json");
+    }
+    b.body(body.map(Body::Text).unwrap_or(Body::Empty))
+}

@@ -1,0 +1,332 @@
+//! `make bench`: what group operations cost on a 100,000-member group next to a 10-member
+//! group, against DynamoDB Local: wall time, DynamoDB requests, capacity units. Writes
+//! BENCHMARKS.md. The requests and capacity are what a customer pays; the times are local.
+
+use std::time::{Duration, Instant};
+
+use lambda_http::Body;
+use scimlink::directory::model::UserRecord;
+use scimlink::directory::plan::Record;
+use scimlink::http::local::{dispatch, request};
+use scimlink::http::AppState;
+use scimlink::store::MetricsSnapshot;
+use serde_json::{json, Value};
+
+const OPERATOR_KEY: &str = "bench-operator-key";
+const RUNS: usize = 7;
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+struct Bench {
+    state: AppState,
+    token: String,
+    base: String,
+}
+
+impl Bench {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> BenchResult<(u16, Value)> {
+        let req = request(method, path, Some(token), body.map(|b| b.to_string()), &[])?;
+        let resp = dispatch(&self.state, req).await?;
+        let status = resp.status().as_u16();
+        let body = match resp.into_body() {
+            Body::Text(t) => serde_json::from_str(&t).unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        Ok((status, body))
+    }
+
+    async fn scim(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> BenchResult<(u16, Value)> {
+        self.call(
+            method,
+            &format!("{}{path}", self.base),
+            &self.token.clone(),
+            body,
+        )
+        .await
+    }
+
+    /// Runs `op` RUNS times; returns the median wall time and the cost of one run.
+    async fn measure(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        expect: u16,
+    ) -> BenchResult<(Duration, MetricsSnapshot)> {
+        let mut times = Vec::new();
+        let mut cost = MetricsSnapshot::default();
+        for _ in 0..RUNS {
+            let before = self.state.store.metrics().snapshot();
+            let started = Instant::now();
+            let (status, body) = self.scim(method, path, body.clone()).await?;
+            times.push(started.elapsed());
+            cost = self.state.store.metrics().snapshot() - before;
+            if status != expect {
+                return Err(format!("{method} {path}: {status} {body}").into());
+            }
+        }
+        times.sort();
+        Ok((times[RUNS / 2], cost))
+    }
+}
+
+fn patch(op: Value) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [op]})
+}
+
+/// Seeds `n` users and their memberships of `group_id` with bulk writes (8 writers at once).
+async fn seed_members(
+    state: &AppState,
+    directory_id: &str,
+    group_id: &str,
+    n: usize,
+) -> BenchResult<()> {
+    let now = scimlink::clock::now();
+    let mut records = Vec::with_capacity(n * 2);
+    for i in 0..n {
+        let id = format!("seed-{group_id}-{i:06}");
+        let name = format!("{id}@bench.example.com");
+        records.push(Record::User(UserRecord {
+            directory_id: directory_id.into(),
+            id: id.clone(),
+            doc: json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name, "active": true}),
+            version: 1,
+            created: now.clone(),
+            last_modified: now.clone(),
+            account_id: None,
+        }));
+        records.push(Record::Member {
+            directory_id: directory_id.into(),
+            group_id: group_id.into(),
+            user_id: id,
+        });
+    }
+    let chunk = records.len().div_ceil(8).max(1);
+    let mut tasks = Vec::new();
+    for part in records.chunks(chunk) {
+        let store = state.store.clone();
+        let part = part.to_vec();
+        tasks.push(tokio::spawn(async move { store.put_all(part).await }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
+}
+
+pub async fn run(state: AppState, large: usize) -> BenchResult<String> {
+    let admin = |method: &'static str, path: String, body: Option<Value>| {
+        let state = state.clone();
+        async move {
+            let req = request(
+                method,
+                &path,
+                Some(OPERATOR_KEY),
+                body.map(|b| b.to_string()),
+                &[],
+            )?;
+            let resp = dispatch(&state, req).await?;
+            let text = match resp.into_body() {
+                Body::Text(t) => t,
+                _ => String::new(),
+            };
+            BenchResult::Ok(serde_json::from_str::<Value>(&text)?)
+        }
+    };
+    let org = admin(
+        "POST",
+        "/admin/v1/orgs".into(),
+        Some(json!({"name": "Bench", "verifiedDomains": ["bench.example.com"]})),
+    )
+    .await?;
+    let org_id = org["id"].as_str().ok_or("no org id")?.to_string();
+    let dir = admin(
+        "POST",
+        format!("/admin/v1/orgs/{org_id}/directories"),
+        Some(json!({"name": "Bench IdP", "idp": "okta"})),
+    )
+    .await?;
+    let dir_id = dir["id"].as_str().ok_or("no directory id")?.to_string();
+    let tok = admin(
+        "POST",
+        format!("/admin/v1/orgs/{org_id}/directories/{dir_id}/tokens"),
+        None,
+    )
+    .await?;
+    let bench = Bench {
+        state: state.clone(),
+        token: tok["token"].as_str().ok_or("no token")?.to_string(),
+        base: format!("/scim/v2/directories/{dir_id}"),
+    };
+
+    let mut groups = Vec::new();
+    for (name, size) in [("Small", 10usize), ("Large", large)] {
+        let (status, body) = bench
+            .scim("POST", "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})))
+            .await?;
+        if status != 201 {
+            return Err(format!("create group: {status} {body}").into());
+        }
+        let gid = body["id"].as_str().ok_or("no group id")?.to_string();
+        let started = Instant::now();
+        seed_members(&state, &dir_id, &gid, size).await?;
+        eprintln!(
+            "seeded {size} members of {name} in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+        groups.push((name, size, gid));
+    }
+    let (status, newcomer) = bench
+        .scim("POST", "/Users", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "newcomer@bench.example.com"})))
+        .await?;
+    if status != 201 {
+        return Err(format!("create user: {status} {newcomer}").into());
+    }
+    let uid = newcomer["id"].as_str().ok_or("no user id")?.to_string();
+
+    let mut rows = Vec::new();
+    for (name, size, gid) in &groups {
+        let path = format!("/Groups/{gid}");
+        // Add then remove, alternating, so that every run really changes the membership.
+        let mut add_times = Vec::new();
+        let mut remove_times = Vec::new();
+        let (mut add_cost, mut remove_cost) =
+            (MetricsSnapshot::default(), MetricsSnapshot::default());
+        for _ in 0..RUNS {
+            let (t, c) = bench_once(
+                &bench,
+                &path,
+                patch(json!({"op": "add", "path": "members", "value": [{"value": uid}]})),
+            )
+            .await?;
+            add_times.push(t);
+            add_cost = c;
+            let (t, c) = bench_once(
+                &bench,
+                &path,
+                patch(json!({"op": "remove", "path": format!("members[value eq \"{uid}\"]")})),
+            )
+            .await?;
+            remove_times.push(t);
+            remove_cost = c;
+        }
+        add_times.sort();
+        remove_times.sort();
+        let (get_time, get_cost) = bench
+            .measure(
+                "GET",
+                &format!("{path}?excludedAttributes=members"),
+                None,
+                200,
+            )
+            .await?;
+        let (filter_time, filter_cost) = bench
+            .measure(
+                "GET",
+                &format!(
+                    "/Groups?excludedAttributes=members&filter=displayName%20eq%20%22{name}%22"
+                ),
+                None,
+                200,
+            )
+            .await?;
+        rows.push((
+            format!("add one member ({name}, {size})"),
+            add_times[RUNS / 2],
+            add_cost,
+        ));
+        rows.push((
+            format!("remove one member ({name}, {size})"),
+            remove_times[RUNS / 2],
+            remove_cost,
+        ));
+        rows.push((
+            format!("GET excludedAttributes=members ({name}, {size})"),
+            get_time,
+            get_cost,
+        ));
+        rows.push((
+            format!("filter displayName eq, excludedAttributes=members ({name}, {size})"),
+            filter_time,
+            filter_cost,
+        ));
+    }
+    Ok(report(&rows, large))
+}
+
+async fn bench_once(
+    bench: &Bench,
+    path: &str,
+    body: Value,
+) -> BenchResult<(Duration, MetricsSnapshot)> {
+    let before = bench.state.store.metrics().snapshot();
+    let started = Instant::now();
+    let (status, resp) = bench.scim("PATCH", path, Some(body)).await?;
+    let elapsed = started.elapsed();
+    if status != 204 {
+        return Err(format!("PATCH {path}: {status} {resp}").into());
+    }
+    Ok((elapsed, bench.state.store.metrics().snapshot() - before))
+}
+
+fn report(rows: &[(String, Duration, MetricsSnapshot)], large: usize) -> String {
+    let mut out = String::new();
+    out.push_str("# Benchmarks\n\n");
+    out.push_str("Regenerated by `make bench` (tools/src/bench.rs) against DynamoDB Local on this machine;\n");
+    out.push_str(
+        "handlers run in-process. Requests and capacity units are what DynamoDB bills per call\n",
+    );
+    out.push_str("(DynamoDB Local reports capacity as AWS computes it); times are local and indicative only.\n");
+    out.push_str(&format!(
+        "Median of {RUNS} runs. The large group has {large} members.\n\n"
+    ));
+    out.push_str("## Group membership: cost of one change, whatever the group's size\n\n");
+    out.push_str(
+        "| operation | median ms | DynamoDB requests | RCU | WCU |\n|---|---:|---:|---:|---:|\n",
+    );
+    for (name, t, c) in rows {
+        out.push_str(&format!(
+            "| {name} | {:.1} | {} | {:.1} | {:.1} |\n",
+            t.as_secs_f64() * 1000.0,
+            c.requests,
+            c.read_units,
+            c.write_units
+        ));
+    }
+    out.push_str("\n### Ratio large / small\n\n| operation | requests | RCU | WCU | time |\n|---|---:|---:|---:|---:|\n");
+    for pair in rows.chunks(4).collect::<Vec<_>>().windows(2) {
+        for (small, big) in pair[0].iter().zip(pair[1].iter()) {
+            let ratio = |a: f64, b: f64| {
+                if a == 0.0 {
+                    if b == 0.0 {
+                        1.0
+                    } else {
+                        f64::INFINITY
+                    }
+                } else {
+                    b / a
+                }
+            };
+            let op = small.0.split(" (").next().unwrap_or_default();
+            out.push_str(&format!(
+                "| {op} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+                ratio(small.2.requests as f64, big.2.requests as f64),
+                ratio(small.2.read_units, big.2.read_units),
+                ratio(small.2.write_units, big.2.write_units),
+                ratio(small.1.as_secs_f64(), big.1.as_secs_f64()),
+            ));
+        }
+    }
+    out
+}
