@@ -310,3 +310,34 @@ impl TestDirectory {
         ids
     }
 }
+
+impl TestDirectory {
+    /// An admin call on this test's org, with the operator key; `path` is under `/admin/v1/orgs/{org}`.
+    pub async fn org_admin(&self, method: &str, path: &str, body: Option<Value>) -> Response {
+        admin(
+            &self.state,
+            method,
+            &format!("/admin/v1/orgs/{}{path}", self.org_id),
+            body,
+        )
+        .await
+    }
+
+    /// The account of an email, as the admin API shows it.
+    pub async fn account_of(&self, email: &str) -> Value {
+        let r = self
+            .org_admin("GET", &format!("/links?email={email}"), None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+    }
+
+    pub async fn account_count(&self) -> usize {
+        let r = self.org_admin("GET", "/accounts?limit=500", None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["accounts"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or_default()
+    }
+}

@@ -5,4 +5,5 @@
 mod common;
 mod discovery;
 mod groups;
+mod linking;
 mod users;

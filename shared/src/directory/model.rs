@@ -13,6 +13,12 @@ pub struct OrgRecord {
     /// Lowercase domains; accounts with an email here are `managed`.
     pub verified_domains: Vec<String>,
     pub created: String,
+    #[serde(default = "first_version")]
+    pub version: u64,
+}
+
+fn first_version() -> u64 {
+    1
 }
 
 impl OrgRecord {

@@ -26,6 +26,12 @@ pub enum Record {
     Event(EventRecord),
     Group(GroupRecord),
     OrgGroup(OrgGroupRecord),
+    /// Account `account_id` is a member of the admin-managed org group `org_group_id`.
+    OrgMember {
+        org_id: String,
+        org_group_id: String,
+        account_id: String,
+    },
     /// User `user_id` is a member of SCIM group `group_id`: one item per member.
     Member {
         directory_id: String,

@@ -40,7 +40,8 @@ impl WriteContext {
     pub fn event(&self, outcome: Outcome, message: String) -> EventRecord {
         EventRecord {
             org_id: self.org_id.clone(),
-            directory_id: Some(self.directory_id.clone()),
+            // Admin calls act on the org, not through a directory.
+            directory_id: (!self.directory_id.is_empty()).then(|| self.directory_id.clone()),
             time: self.now.clone(),
             id: uuid::Uuid::new_v4().simple().to_string(),
             request_id: self.request_id.clone(),
@@ -55,7 +56,7 @@ impl WriteContext {
         }
     }
 
-    fn user_event(
+    pub(crate) fn user_event(
         &self,
         user_id: &str,
         doc: &Value,
@@ -403,7 +404,7 @@ fn status_for(doc: &Value) -> AccountStatus {
 
 /// Link `user_id` to the account of `email` (L1, L2, L3): the existing one, or a new one.
 /// Returns the decision, the account as it will be, and a sentence for the log.
-fn link_to_email(
+pub(crate) fn link_to_email(
     ctx: &WriteContext,
     plan: &mut Plan,
     user_id: &str,
@@ -575,7 +576,7 @@ pub fn plan_user_create(
     Ok(UserDecision { plan, user, link })
 }
 
-fn linked_id(d: &LinkDecision) -> Option<String> {
+pub(crate) fn linked_id(d: &LinkDecision) -> Option<String> {
     match d {
         LinkDecision::Created { account_id }
         | LinkDecision::Linked { account_id }
@@ -786,7 +787,12 @@ fn sync_linked_account(ctx: &WriteContext, plan: &mut Plan, acc: &AccountRecord,
 
 /// Remove an account's link; a managed account goes back to `admin`, and is deactivated
 /// when `deactivate` (L7).
-fn unlink_account(ctx: &WriteContext, plan: &mut Plan, acc: &AccountRecord, deactivate: bool) {
+pub(crate) fn unlink_account(
+    ctx: &WriteContext,
+    plan: &mut Plan,
+    acc: &AccountRecord,
+    deactivate: bool,
+) {
     let mut next = acc.clone();
     next.link = None;
     next.managed_by = ManagedBy::Admin;

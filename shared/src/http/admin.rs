@@ -83,6 +83,42 @@ fn short_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
 }
 
+/// Who is calling: the operator (configuration), or an admin key of one org.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Operator,
+    OrgAdmin { key_id: String },
+}
+
+/// X1/X2 for the admin API: the operator key or an admin key of `org_id`. A valid key of
+/// another org answers 404, as an unknown org does.
+async fn authorize_org(
+    state: &AppState,
+    store: &Store,
+    req: &Request,
+    org_id: &str,
+) -> Result<Actor, ScimError> {
+    if require_operator(state, req).is_ok() {
+        return Ok(Actor::Operator);
+    }
+    let secret = bearer(req).ok_or_else(ScimError::unauthorized)?;
+    let hash = hex(&sha256(secret));
+    let token = store
+        .get_token(&hash)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(ScimError::unauthorized)?;
+    if !bool::from(token.hash.as_bytes().ct_eq(hash.as_bytes())) {
+        return Err(ScimError::unauthorized());
+    }
+    match token.scope {
+        TokenScope::OrgAdmin if token.org_id == org_id => Ok(Actor::OrgAdmin { key_id: token.id }),
+        _ => Err(ScimError::not_found(format!(
+            "organization {org_id} not found"
+        ))),
+    }
+}
+
 async fn serve(
     state: &AppState,
     store: &Store,
@@ -93,20 +129,60 @@ async fn serve(
         .find("/admin/v1/")
         .map(|i| &path[i + "/admin/v1/".len()..])
         .ok_or_else(|| ScimError::not_found("no such endpoint"))?;
-    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    let parts: Vec<String> = rest
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            percent_encoding::percent_decode_str(p)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     let method = req.method().as_str();
-    require_operator(state, req)?;
-    match (method, parts.as_slice()) {
-        ("POST", ["orgs"]) => create_org(store, req).await,
-        ("GET", ["orgs", org]) => {
-            let org = load_org(store, org).await?;
-            Ok(ok(200, org_json(&org)))
+    if parts.first() != Some(&"orgs") {
+        return Err(ScimError::not_found("no such endpoint"));
+    }
+    if parts.len() == 1 {
+        require_operator(state, req)?;
+        return match method {
+            "POST" => create_org(store, req).await,
+            _ => Err(ScimError::method_not_allowed(
+                "only POST creates an organization",
+            )),
+        };
+    }
+    let org_id = parts[1];
+    let actor = authorize_org(state, store, req, org_id).await?;
+    let org = load_org(store, org_id).await?;
+    let call = AdminCall {
+        store,
+        req,
+        org,
+        actor,
+        rid: request_id(req),
+        params: super::query_params(req),
+    };
+    match (method, &parts[2..]) {
+        ("GET", []) => Ok(ok(200, org_json(&call.org))),
+        ("POST", ["domains"]) => set_domain(&call, None).await,
+        ("DELETE", ["domains", domain]) => set_domain(&call, Some(domain)).await,
+        ("POST", ["admin-keys"]) => {
+            if call.actor != Actor::Operator {
+                return Err(ScimError::new(
+                    403,
+                    None,
+                    "only the operator creates admin keys",
+                ));
+            }
+            create_credential(&call, None).await
         }
-        ("POST", ["orgs", org, "directories"]) => create_directory(store, req, org).await,
-        ("GET", ["orgs", org, "directories"]) => {
-            load_org(store, org).await?;
-            let dirs: Vec<DirectoryRecord> = store
-                .query_gsi1_data(format!("ORG#{org}#DIRECTORIES"))
+        ("GET", ["admin-keys"]) => list_credentials(&call, None).await,
+        ("DELETE", ["admin-keys", id]) => revoke_credential(&call, None, id).await,
+        ("POST", ["directories"]) => create_directory(store, req, org_id).await,
+        ("GET", ["directories"]) => {
+            let dirs = store
+                .directories_of_org(org_id)
                 .await
                 .map_err(store_error)?;
             Ok(ok(
@@ -114,31 +190,243 @@ async fn serve(
                 json!({"directories": dirs.iter().map(directory_json).collect::<Vec<_>>()}),
             ))
         }
-        ("POST", ["orgs", org, "directories", dir, "tokens"]) => {
-            create_token(store, org, dir).await
+        ("POST", ["directories", dir, "tokens"]) => create_credential(&call, Some(dir)).await,
+        ("GET", ["directories", dir, "tokens"]) => list_credentials(&call, Some(dir)).await,
+        ("DELETE", ["directories", dir, "tokens", id]) => {
+            revoke_credential(&call, Some(dir), id).await
         }
-        ("GET", ["orgs", org, "directories", dir, "tokens"]) => {
-            load_directory(store, org, dir).await?;
-            let tokens = directory_tokens(store, dir).await?;
-            Ok(ok(
-                200,
-                json!({"tokens": tokens.iter().map(|t| json!({"id": t.id, "created": t.created})).collect::<Vec<_>>()}),
-            ))
+        ("GET", ["directories", dir, "events"]) => {
+            load_directory(store, org_id, dir).await?;
+            super::admin_log::events(&call, Some(dir)).await
         }
-        ("DELETE", ["orgs", org, "directories", dir, "tokens", token_id]) => {
-            load_directory(store, org, dir).await?;
-            let token = directory_tokens(store, dir)
-                .await?
-                .into_iter()
-                .find(|t| t.id == *token_id)
-                .ok_or_else(|| ScimError::not_found(format!("token {token_id} not found")))?;
-            let mut plan = Plan::default();
-            plan.delete(Record::Token(token), Condition::Always);
-            apply(store, &plan).await?;
-            Ok(empty(204))
+        ("GET", ["directories", dir, "unlinked-users"]) => {
+            super::admin_accounts::unlinked_users(&call, dir).await
         }
+        ("POST", ["directories", dir, "users", user, "unlink"]) => {
+            super::admin_accounts::unlink(&call, dir, user).await
+        }
+        ("POST", ["directories", dir, "users", user, "relink"]) => {
+            super::admin_accounts::relink(&call, dir, user).await
+        }
+        ("GET", ["events"]) => super::admin_log::events(&call, None).await,
+        ("GET", ["diagnose"]) => super::admin_log::diagnose(&call).await,
+        ("POST", ["invites"]) => super::admin_accounts::invite(&call).await,
+        ("POST", ["jit-sign-ins"]) => super::admin_accounts::jit_sign_in(&call).await,
+        ("GET", ["accounts"]) => super::admin_accounts::list_accounts(&call).await,
+        ("GET", ["accounts", id]) => super::admin_accounts::get_account(&call, id).await,
+        ("GET", ["links"]) => super::admin_accounts::links(&call).await,
         _ => Err(ScimError::not_found("no such endpoint")),
     }
+}
+
+/// One authorized admin request of an org.
+pub struct AdminCall<'a> {
+    pub store: &'a Store,
+    pub req: &'a Request,
+    pub org: OrgRecord,
+    pub actor: Actor,
+    pub rid: String,
+    pub params: std::collections::HashMap<String, String>,
+}
+
+impl AdminCall<'_> {
+    /// A write context for an admin decision; `directory_id` when it acts on a directory's user.
+    pub fn write_context(
+        &self,
+        operation: String,
+        directory_id: Option<&str>,
+    ) -> crate::directory::users::WriteContext {
+        crate::directory::users::WriteContext {
+            org_id: self.org.id.clone(),
+            verified_domains: self.org.verified_domains.clone(),
+            directory_id: directory_id.unwrap_or_default().to_string(),
+            idp: match &self.actor {
+                Actor::Operator => "admin:operator".into(),
+                Actor::OrgAdmin { key_id } => format!("admin:key:{key_id}"),
+            },
+            request_id: Some(self.rid.clone()),
+            now: now(),
+            operation,
+            quirks: Vec::new(),
+        }
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.params
+            .get("dryrun")
+            .map(|v| v.eq_ignore_ascii_case("true"))
+            .unwrap_or(false)
+    }
+
+    /// Applies a plan unless this is a dry run.
+    pub async fn apply(&self, plan: &Plan) -> Result<(), ScimError> {
+        if self.dry_run() {
+            return Ok(());
+        }
+        apply(self.store, plan).await
+    }
+}
+
+pub(crate) fn ok_json(status: u16, body: Value) -> Response<Body> {
+    ok(status, body)
+}
+
+/// Adds (`remove` None) or removes a verified domain; accounts' `managed` status follows.
+async fn set_domain(
+    call: &AdminCall<'_>,
+    remove: Option<&str>,
+) -> Result<Response<Body>, ScimError> {
+    let mut org = call.org.clone();
+    match remove {
+        Some(d) => {
+            let d = d.to_lowercase();
+            if !org.verified_domains.contains(&d) {
+                return Err(ScimError::not_found(format!(
+                    "domain {d} is not verified by this organization"
+                )));
+            }
+            org.verified_domains.retain(|x| *x != d);
+        }
+        None => {
+            let body = json_body(call.req)?;
+            let d = domain(&string_field(&body, "domain")?)?;
+            if org.verified_domains.contains(&d) {
+                return Ok(ok(200, org_json(&org)));
+            }
+            org.verified_domains.push(d);
+        }
+    }
+    org.version = call.org.version + 1;
+    let mut plan = Plan::default();
+    plan.put(
+        Record::Org(org.clone()),
+        Condition::Version(call.org.version),
+    );
+    let wctx = call.write_context("domains".into(), None);
+    plan.event(wctx.event(
+        crate::directory::model::Outcome::Updated,
+        format!(
+            "Verified domains are now: {}.",
+            org.verified_domains.join(", ")
+        ),
+    ));
+    call.apply(&plan).await?;
+    Ok(ok(200, org_json(&org)))
+}
+
+fn domain(raw: &str) -> Result<String, ScimError> {
+    let d = raw.trim().to_lowercase();
+    if d.contains('.') && !d.contains('@') && !d.contains(' ') && !d.starts_with('.') {
+        Ok(d)
+    } else {
+        Err(ScimError::invalid_value(format!(
+            "'{raw}' is not a domain name"
+        )))
+    }
+}
+
+/// The owner key of a credential listing: a directory's tokens or the org's admin keys.
+fn credential_owner(call: &AdminCall<'_>, directory: Option<&str>) -> String {
+    match directory {
+        Some(d) => format!("DIR#{d}"),
+        None => format!("ORG#{}", call.org.id),
+    }
+}
+
+async fn credentials(
+    call: &AdminCall<'_>,
+    directory: Option<&str>,
+) -> Result<Vec<TokenRecord>, ScimError> {
+    if let Some(d) = directory {
+        load_directory(call.store, &call.org.id, d).await?;
+    }
+    call.store
+        .query_gsi1_data(crate::store::keys::tokens_of(&credential_owner(
+            call, directory,
+        )))
+        .await
+        .map_err(store_error)
+}
+
+async fn list_credentials(
+    call: &AdminCall<'_>,
+    directory: Option<&str>,
+) -> Result<Response<Body>, ScimError> {
+    let list = credentials(call, directory).await?;
+    let key = if directory.is_some() {
+        "tokens"
+    } else {
+        "adminKeys"
+    };
+    Ok(ok(
+        200,
+        json!({key: list.iter().map(|t| json!({"id": t.id, "created": t.created})).collect::<Vec<_>>()}),
+    ))
+}
+
+/// Revoking one credential leaves the others working: rotation is create, switch, revoke.
+async fn revoke_credential(
+    call: &AdminCall<'_>,
+    directory: Option<&str>,
+    id: &str,
+) -> Result<Response<Body>, ScimError> {
+    let token = credentials(call, directory)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| ScimError::not_found(format!("credential {id} not found")))?;
+    let mut plan = Plan::default();
+    plan.delete(Record::Token(token), Condition::Always);
+    call.apply(&plan).await?;
+    Ok(empty(204))
+}
+
+/// A new directory token or org admin key: random, shown once, stored as its SHA-256.
+async fn create_credential(
+    call: &AdminCall<'_>,
+    directory: Option<&str>,
+) -> Result<Response<Body>, ScimError> {
+    let (secret, scope, extra) = match directory {
+        Some(d) => {
+            let dir = load_directory(call.store, &call.org.id, d).await?;
+            (
+                new_secret("scim_"),
+                TokenScope::Directory {
+                    directory_id: dir.id.clone(),
+                    idp: dir.idp.clone(),
+                },
+                json!({"directoryId": dir.id}),
+            )
+        }
+        None => (
+            new_secret("sladm_"),
+            TokenScope::OrgAdmin,
+            json!({"orgId": call.org.id}),
+        ),
+    };
+    let token = TokenRecord {
+        id: short_id(),
+        hash: hex(&sha256(&secret)),
+        scope,
+        org_id: call.org.id.clone(),
+        created: now(),
+    };
+    let mut plan = Plan::default();
+    plan.put(Record::Token(token.clone()), Condition::Absent);
+    apply(call.store, &plan).await?;
+    let mut body = json!({
+        "id": token.id,
+        "created": token.created,
+        "note": "Shown once: only its hash is stored."
+    });
+    if let (Some(o), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        o.extend(e.clone());
+        o.insert(
+            if directory.is_some() { "token" } else { "key" }.into(),
+            Value::String(secret),
+        );
+    }
+    Ok(ok(201, body))
 }
 
 async fn apply(store: &Store, plan: &Plan) -> Result<(), ScimError> {
@@ -149,7 +437,7 @@ async fn apply(store: &Store, plan: &Plan) -> Result<(), ScimError> {
     }
 }
 
-async fn load_org(store: &Store, org_id: &str) -> Result<OrgRecord, ScimError> {
+pub(crate) async fn load_org(store: &Store, org_id: &str) -> Result<OrgRecord, ScimError> {
     store
         .get_org(org_id)
         .await
@@ -157,7 +445,7 @@ async fn load_org(store: &Store, org_id: &str) -> Result<OrgRecord, ScimError> {
         .ok_or_else(|| ScimError::not_found(format!("organization {org_id} not found")))
 }
 
-async fn load_directory(
+pub(crate) async fn load_directory(
     store: &Store,
     org_id: &str,
     directory_id: &str,
@@ -168,16 +456,6 @@ async fn load_directory(
         .map_err(store_error)?
         .filter(|d| d.org_id == org_id)
         .ok_or_else(|| ScimError::not_found(format!("directory {directory_id} not found")))
-}
-
-async fn directory_tokens(
-    store: &Store,
-    directory_id: &str,
-) -> Result<Vec<TokenRecord>, ScimError> {
-    store
-        .query_gsi1_data(format!("DIR#{directory_id}#TOKENS"))
-        .await
-        .map_err(store_error)
 }
 
 fn org_json(o: &OrgRecord) -> Value {
@@ -195,7 +473,7 @@ fn directory_json(d: &DirectoryRecord) -> Value {
     })
 }
 
-fn string_field(body: &Value, name: &str) -> Result<String, ScimError> {
+pub(crate) fn string_field(body: &Value, name: &str) -> Result<String, ScimError> {
     body.get(name)
         .and_then(Value::as_str)
         .map(str::trim)
@@ -217,11 +495,10 @@ async fn create_org(store: &Store, req: &Request) -> Result<Response<Body>, Scim
             ScimError::invalid_value("'verifiedDomains' must be an array of domain names")
         })?;
         for d in list {
-            let d = d
-                .as_str()
-                .map(|s| s.trim().to_lowercase())
-                .filter(|s| s.contains('.') && !s.contains('@') && !s.contains(' '))
-                .ok_or_else(|| ScimError::invalid_value(format!("'{d}' is not a domain name")))?;
+            let d =
+                domain(d.as_str().ok_or_else(|| {
+                    ScimError::invalid_value(format!("'{d}' is not a domain name"))
+                })?)?;
             if !domains.contains(&d) {
                 domains.push(d);
             }
@@ -232,6 +509,7 @@ async fn create_org(store: &Store, req: &Request) -> Result<Response<Body>, Scim
         name,
         verified_domains: domains,
         created: now(),
+        version: 1,
     };
     let mut plan = Plan::default();
     plan.put(Record::Org(org.clone()), Condition::Absent);
@@ -278,36 +556,4 @@ async fn create_directory(
     plan.put(Record::Directory(dir.clone()), Condition::Absent);
     apply(store, &plan).await?;
     Ok(ok(201, directory_json(&dir)))
-}
-
-async fn create_token(
-    store: &Store,
-    org_id: &str,
-    directory_id: &str,
-) -> Result<Response<Body>, ScimError> {
-    let dir = load_directory(store, org_id, directory_id).await?;
-    let secret = new_secret("scim_");
-    let token = TokenRecord {
-        id: short_id(),
-        hash: hex(&sha256(&secret)),
-        scope: TokenScope::Directory {
-            directory_id: dir.id.clone(),
-            idp: dir.idp.clone(),
-        },
-        org_id: org_id.to_string(),
-        created: now(),
-    };
-    let mut plan = Plan::default();
-    plan.put(Record::Token(token.clone()), Condition::Absent);
-    apply(store, &plan).await?;
-    Ok(ok(
-        201,
-        json!({
-            "id": token.id,
-            "token": secret,
-            "directoryId": dir.id,
-            "created": token.created,
-            "note": "Shown once: only its hash is stored."
-        }),
-    ))
 }

@@ -2,6 +2,8 @@
 //! One `handle_*` per deployed function.
 
 pub mod admin;
+mod admin_accounts;
+mod admin_log;
 pub mod discovery;
 pub mod groups;
 mod listing;

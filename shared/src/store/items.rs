@@ -16,7 +16,7 @@ use crate::directory::users::user_name_lower;
 pub type Item = HashMap<String, AttributeValue>;
 
 /// Seconds a log event is kept before DynamoDB's TTL removes it (E1: configurable).
-pub const DEFAULT_LOG_RETENTION_DAYS: i64 = 90;
+pub const LOG_RETENTION_DAYS: i64 = 90;
 
 pub fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -85,6 +85,11 @@ pub fn record_key(record: &Record) -> (String, String) {
             group_id,
             user_id,
         } => keys::member(directory_id, group_id, user_id),
+        Record::OrgMember {
+            org_id,
+            org_group_id,
+            account_id,
+        } => keys::org_member(org_id, org_group_id, account_id),
     }
 }
 
@@ -108,10 +113,10 @@ pub fn guard_key(g: &Guard) -> (String, String) {
 }
 
 fn event_key(e: &EventRecord) -> (String, String) {
-    let hour = keys::hour_of(&e.time);
+    let day = keys::day_of(&e.time);
     let pk = match &e.directory_id {
-        Some(d) => keys::directory_log(d, hour),
-        None => format!("ORG#{}#ADMINLOG#{hour}", e.org_id),
+        Some(d) => keys::directory_log(d, day),
+        None => keys::admin_log(&e.org_id, day),
     };
     (pk, format!("{}#{}", e.time, e.id))
 }
@@ -230,13 +235,37 @@ pub fn record_item(record: &Record) -> Result<Item, StoreError> {
             item.insert("gsi1sk".into(), s(group_id));
             Ok(item)
         }
+        Record::OrgMember {
+            org_id,
+            org_group_id,
+            account_id,
+        } => {
+            let mut item = key_map(key);
+            item.insert("type".into(), s("org-member"));
+            item.insert("accountId".into(), s(account_id));
+            item.insert("orgGroupId".into(), s(org_group_id));
+            item.insert(
+                "gsi1pk".into(),
+                s(keys::groups_of_account(org_id, account_id)),
+            );
+            item.insert("gsi1sk".into(), s(org_group_id));
+            Ok(item)
+        }
         Record::Event(e) => {
             let mut item = data_item(key, "event", e)?;
-            let hour = keys::hour_of(&e.time);
-            item.insert("gsi1pk".into(), s(keys::org_log(&e.org_id, hour)));
+            let day = keys::day_of(&e.time);
+            item.insert("gsi1pk".into(), s(keys::org_log(&e.org_id, day)));
+            // Top-level copies that the log's filters read (E1).
+            item.insert("outcome".into(), s(e.outcome.as_str()));
+            if let Some(email) = &e.email {
+                item.insert("email".into(), s(email));
+            }
+            if let Some(id) = &e.scim_id {
+                item.insert("scimId".into(), s(id));
+            }
             item.insert("gsi1sk".into(), s(format!("{}#{}", e.time, e.id)));
-            let expires = time::OffsetDateTime::now_utc().unix_timestamp()
-                + DEFAULT_LOG_RETENTION_DAYS * 86_400;
+            let expires =
+                time::OffsetDateTime::now_utc().unix_timestamp() + LOG_RETENTION_DAYS * 86_400;
             item.insert("ttl".into(), n(expires));
             Ok(item)
         }

@@ -63,16 +63,36 @@ pub fn accounts_of(org_id: &str) -> String {
 pub fn account_email_guard(org_id: &str, email: &str) -> (String, String) {
     (format!("ORG#{org_id}#EMAIL#{email}"), "GUARD".into())
 }
-/// The log is bucketed by hour so that no key takes every event of a directory forever.
-pub fn directory_log(directory_id: &str, hour: &str) -> String {
-    format!("DIR#{directory_id}#LOG#{hour}")
+/// The log is bucketed by UTC day so that no key takes every event of a directory forever,
+/// and reading the newest events newest-first costs one query per day read.
+pub fn directory_log(directory_id: &str, day: &str) -> String {
+    format!("DIR#{directory_id}#LOG#{day}")
 }
-pub fn org_log(org_id: &str, hour: &str) -> String {
-    format!("ORG#{org_id}#LOG#{hour}")
+/// Events of the org's admin calls (no directory): the main-table partition.
+pub fn admin_log(org_id: &str, day: &str) -> String {
+    format!("ORG#{org_id}#ADMINLOG#{day}")
 }
-/// `2026-11-22T09` from an RFC 3339 time.
-pub fn hour_of(time: &str) -> &str {
-    time.get(..13).unwrap_or(time)
+/// GSI1 partition of every event of an org (its directories' and its admins').
+pub fn org_log(org_id: &str, day: &str) -> String {
+    format!("ORG#{org_id}#LOG#{day}")
+}
+/// `2026-11-22` from an RFC 3339 time.
+pub fn day_of(time: &str) -> &str {
+    time.get(..10).unwrap_or(time)
+}
+/// An account's memberships of admin-managed org groups (invites, JIT, admin).
+pub fn org_member(org_id: &str, org_group_id: &str, account_id: &str) -> (String, String) {
+    (
+        format!("ORG#{org_id}#OGROUP#{org_group_id}"),
+        format!("{MEMBER_PREFIX}{account_id}"),
+    )
+}
+pub fn org_group_partition(org_id: &str, org_group_id: &str) -> String {
+    format!("ORG#{org_id}#OGROUP#{org_group_id}")
+}
+/// GSI1 partition of an account's org-group memberships.
+pub fn groups_of_account(org_id: &str, account_id: &str) -> String {
+    format!("ORG#{org_id}#ACCOUNTGROUPS#{account_id}")
 }
 
 pub fn group(directory_id: &str, group_id: &str) -> (String, String) {

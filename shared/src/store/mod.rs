@@ -1,7 +1,9 @@
 //! DynamoDB single-table storage: keys, item (de)serialization, loading what plans need,
 //! applying a `Plan` as one transaction, and counting what every request costs.
 
+mod accounts;
 mod apply;
+pub mod cursor;
 mod groups;
 mod items;
 pub mod keys;
@@ -13,8 +15,9 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 
+pub use accounts::{EventFilter, Page};
 pub use apply::ApplyError;
-pub use items::{event_from_item, group_from_item, user_from_item, Item};
+pub use items::{event_from_item, group_from_item, user_from_item, Item, LOG_RETENTION_DAYS};
 pub use keys::{
     external_id_guard as keys_external_id_guard, user_name_guard as keys_user_name_guard,
 };

@@ -1,0 +1,227 @@
+//! Reads for the admin API: accounts, org groups by name, directories, the log.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+
+use super::items::{event_from_item, from_data, get_s};
+use super::keys::{self, GSI1};
+use super::{service_error, Store, StoreError};
+use crate::directory::model::{AccountRecord, DirectoryRecord, EventRecord, OrgGroupRecord};
+
+/// Filters of the troubleshooting log (E1).
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub email: Option<String>,
+    pub scim_id: Option<String>,
+    pub outcome: Option<String>,
+}
+
+/// A page of a query: the records and where the next page starts.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<HashMap<String, AttributeValue>>,
+}
+
+impl Store {
+    /// The account holding `email` (normalized): its guard, then the account.
+    pub async fn account_by_email(
+        &self,
+        org_id: &str,
+        email: &str,
+    ) -> Result<Option<AccountRecord>, StoreError> {
+        match self
+            .guard_owner(keys::account_email_guard(org_id, email))
+            .await?
+        {
+            Some(id) => self.get_account(org_id, &id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// A page of the org's accounts, ordered by email.
+    pub async fn accounts_page(
+        &self,
+        org_id: &str,
+        start: Option<HashMap<String, AttributeValue>>,
+        limit: i32,
+    ) -> Result<Page<AccountRecord>, StoreError> {
+        let page = self
+            .gsi1_page(&keys::accounts_of(org_id), start, limit)
+            .await?;
+        Ok(Page {
+            items: page.items.iter().map(from_data).collect::<Result<_, _>>()?,
+            next: page.next,
+        })
+    }
+
+    pub async fn directories_of_org(
+        &self,
+        org_id: &str,
+    ) -> Result<Vec<DirectoryRecord>, StoreError> {
+        self.query_gsi1_data(keys::directories_of(org_id)).await
+    }
+
+    pub async fn org_groups(&self, org_id: &str) -> Result<Vec<OrgGroupRecord>, StoreError> {
+        self.query_gsi1_data(keys::org_groups_of(org_id)).await
+    }
+
+    /// Each name's org group (case-insensitive), in two batch reads whatever the count.
+    pub async fn org_groups_by_names(
+        &self,
+        org_id: &str,
+        names: &[String],
+    ) -> Result<Vec<(String, Option<OrgGroupRecord>)>, StoreError> {
+        let guards = self
+            .get_items(
+                names
+                    .iter()
+                    .map(|n| keys::org_group_name_guard(org_id, &n.to_lowercase()))
+                    .collect(),
+            )
+            .await?;
+        let owner = |n: &str| {
+            guards
+                .get(&keys::org_group_name_guard(org_id, &n.to_lowercase()))
+                .and_then(|i| get_s(i, "owner"))
+                .map(str::to_string)
+        };
+        let ids: Vec<String> = names.iter().filter_map(|n| owner(n)).collect();
+        let groups = self
+            .get_items(ids.iter().map(|id| keys::org_group(org_id, id)).collect())
+            .await?;
+        names
+            .iter()
+            .map(|n| {
+                let g = owner(n)
+                    .and_then(|id| groups.get(&keys::org_group(org_id, &id)))
+                    .map(from_data)
+                    .transpose()?;
+                Ok((n.clone(), g))
+            })
+            .collect()
+    }
+
+    /// The admin-managed org groups an account is a member of (ids).
+    pub async fn org_groups_of_account(
+        &self,
+        org_id: &str,
+        account_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .gsi1_page(&keys::groups_of_account(org_id, account_id), start, 1000)
+                .await?;
+            out.extend(
+                page.items
+                    .iter()
+                    .filter_map(|i| get_s(i, "orgGroupId").map(str::to_string)),
+            );
+            match page.next {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The accounts of an admin-managed org group (ids), paging internally.
+    pub async fn org_group_members(
+        &self,
+        org_id: &str,
+        org_group_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :p AND begins_with(sk, :m)")
+                .expression_attribute_values(
+                    ":p",
+                    AttributeValue::S(keys::org_group_partition(org_id, org_group_id)),
+                )
+                .expression_attribute_values(":m", AttributeValue::S(keys::MEMBER_PREFIX.into()))
+                .projection_expression("accountId")
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(service_error)?;
+            self.metrics.add_read_capacity(page.consumed_capacity());
+            out.extend(
+                page.items()
+                    .iter()
+                    .filter_map(|i| get_s(i, "accountId").map(str::to_string)),
+            );
+            match page.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// One day of a log, newest first, filtered. `directory`: that directory's log (main
+    /// table); `None`: the whole org's log (GSI1).
+    pub async fn events_of_day(
+        &self,
+        org_id: &str,
+        directory: Option<&str>,
+        day: &str,
+        filter: &EventFilter,
+        start: Option<HashMap<String, AttributeValue>>,
+        limit: i32,
+    ) -> Result<Page<EventRecord>, StoreError> {
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .scan_index_forward(false);
+        q = match directory {
+            Some(d) => q
+                .key_condition_expression("pk = :p")
+                .expression_attribute_values(":p", AttributeValue::S(keys::directory_log(d, day))),
+            None => q
+                .index_name(GSI1)
+                .key_condition_expression("gsi1pk = :p")
+                .expression_attribute_values(":p", AttributeValue::S(keys::org_log(org_id, day))),
+        };
+        let mut conditions = Vec::new();
+        if let Some(e) = &filter.email {
+            conditions.push("email = :email");
+            q = q.expression_attribute_values(":email", AttributeValue::S(e.clone()));
+        }
+        if let Some(id) = &filter.scim_id {
+            conditions.push("scimId = :sid");
+            q = q.expression_attribute_values(":sid", AttributeValue::S(id.clone()));
+        }
+        if let Some(o) = &filter.outcome {
+            conditions.push("outcome = :outcome");
+            q = q.expression_attribute_values(":outcome", AttributeValue::S(o.clone()));
+        }
+        if !conditions.is_empty() {
+            q = q.filter_expression(conditions.join(" AND "));
+        }
+        let out = q
+            .set_exclusive_start_key(start)
+            .limit(limit)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(service_error)?;
+        self.metrics.add_read_capacity(out.consumed_capacity());
+        Ok(Page {
+            items: out
+                .items()
+                .iter()
+                .map(event_from_item)
+                .collect::<Result<_, _>>()?,
+            next: out.last_evaluated_key,
+        })
+    }
+}
