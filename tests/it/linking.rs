@@ -614,3 +614,46 @@ async fn e2_diagnose_an_invited_user_not_yet_provisioned() {
         .expect("verdict")
         .starts_with("No account"));
 }
+
+/// Verified domains decide managed or external (L2), through the admin API.
+#[tokio::test]
+async fn l2_verifying_a_domain_makes_its_accounts_managed() {
+    let t = TestDirectory::new("okta").await;
+    t.org_admin(
+        "POST",
+        "/invites",
+        Some(json!({"email": "kai@subsidiary.com"})),
+    )
+    .await;
+    assert_eq!(t.account_of("kai@subsidiary.com").await["kind"], "external");
+    let r = t
+        .org_admin(
+            "POST",
+            "/domains",
+            Some(json!({"domain": "Subsidiary.com"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["verifiedDomains"],
+        json!(["example.com", "subsidiary.com"])
+    );
+    assert_eq!(t.account_of("kai@subsidiary.com").await["kind"], "managed");
+    let user = t
+        .create_user(okta_user("kai@subsidiary.com", "kai@subsidiary.com"))
+        .await;
+    assert_eq!(
+        t.account_of("kai@subsidiary.com").await["managedBy"],
+        json!({"directory": t.directory_id}),
+        "{user}"
+    );
+    assert_eq!(
+        t.org_admin("DELETE", "/domains/subsidiary.com", None)
+            .await
+            .status,
+        200
+    );
+    t.org_admin("POST", "/domains", Some(json!({"domain": "not a domain"})))
+        .await
+        .assert_error(400, Some("invalidValue"));
+}

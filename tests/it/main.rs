@@ -2,6 +2,7 @@
 //! `make test` starts DynamoDB Local and sets `SCIMLINK_TEST_DYNAMODB_ENDPOINT`.
 //! Each test gets its own organization and directory, so tests run in parallel on one table.
 
+mod access;
 mod common;
 mod discovery;
 mod groups;

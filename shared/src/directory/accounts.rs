@@ -32,7 +32,8 @@ fn new_account(ctx: &WriteContext, email: &str, origin: Origin, profile: Profile
     }
 }
 
-fn put_new_account(plan: &mut Plan, account: &AccountRecord) {
+fn put_new_account(ctx: &WriteContext, plan: &mut Plan, account: &AccountRecord) {
+    ctx.join_default_groups(plan, &account.id);
     plan.put(
         Record::Guard(
             Guard::AccountEmail {
@@ -73,7 +74,7 @@ pub fn plan_invite(
     }
     let account = new_account(ctx, email, Origin::Invited, profile);
     let mut plan = Plan::default();
-    put_new_account(&mut plan, &account);
+    put_new_account(ctx, &mut plan, &account);
     plan.event(account_event(
         ctx,
         &account,
@@ -128,7 +129,7 @@ pub fn plan_jit_sign_in(
         Some(a) => (a.clone(), false),
         None => {
             let a = new_account(ctx, email, Origin::Jit, profile.clone());
-            put_new_account(&mut plan, &a);
+            put_new_account(ctx, &mut plan, &a);
             (a, true)
         }
     };

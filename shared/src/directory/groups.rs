@@ -3,7 +3,9 @@
 
 use serde_json::Value;
 
-use super::model::{GroupRecord, GroupRef, Guard, ManagedBy, OrgGroupRecord, Outcome};
+use super::model::{
+    ConflictRecord, GroupRecord, GroupRef, Guard, ManagedBy, OrgGroupRecord, Outcome,
+};
 use super::plan::{Condition, Plan, Record, Write};
 use super::users::{Refusal, WriteContext};
 use crate::scim::error::ScimError;
@@ -148,6 +150,18 @@ fn attach_org_group(
     }
 }
 
+fn conflict_record(ctx: &WriteContext, group_id: &str, org_group_id: &str, name: &str) -> Record {
+    Record::Conflict(ConflictRecord {
+        org_id: ctx.org_id.clone(),
+        directory_id: ctx.directory_id.clone(),
+        group_id: group_id.to_string(),
+        org_group_id: org_group_id.to_string(),
+        name: name.to_string(),
+        rejected: false,
+        since: ctx.now.clone(),
+    })
+}
+
 fn refuse(ctx: &WriteContext, group: &GroupRecord, error: ScimError) -> Refusal {
     let mut plan = Plan::default();
     plan.event(group_event(
@@ -188,6 +202,12 @@ pub fn plan_group_create(
     let (og, held, outcome, msg) =
         attach_org_group(ctx, &mut plan, group_id, &name, state.org_group.as_ref())
             .map_err(|e| refuse(ctx, &group, e))?;
+    if held {
+        plan.put(
+            conflict_record(ctx, group_id, &og, &name),
+            Condition::Always,
+        );
+    }
     group.org_group_id = Some(og);
     group.held = held;
     plan.put(
@@ -292,6 +312,18 @@ pub fn plan_group_change(
                         rename.org_group.as_ref(),
                     )
                     .map_err(|e| refuse(ctx, group, e))?;
+                    // One conflict item per SCIM group: replaced when still held, else removed.
+                    if held {
+                        plan.put(
+                            conflict_record(ctx, &group.id, &og, &new_name),
+                            Condition::Always,
+                        );
+                    } else if let (true, Some(old_og)) = (group.held, &group.org_group_id) {
+                        plan.delete(
+                            conflict_record(ctx, &group.id, old_og, &old_name),
+                            Condition::Always,
+                        );
+                    }
                     next.org_group_id = Some(og);
                     next.held = held;
                     outcome = o;
@@ -423,6 +455,12 @@ pub fn plan_group_delete(
         ));
     } else if group.held {
         message.push_str(" Its conflict hold is released.");
+        if let Some(og) = &group.org_group_id {
+            plan.delete(
+                conflict_record(ctx, &group.id, og, &name),
+                Condition::Always,
+            );
+        }
     }
     plan.delete(
         Record::Guard(

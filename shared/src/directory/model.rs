@@ -15,6 +15,68 @@ pub struct OrgRecord {
     pub created: String,
     #[serde(default = "first_version")]
     pub version: u64,
+    /// Where products run (e.g. `acme.example.net`).
+    #[serde(default)]
+    pub sites: Vec<Site>,
+    #[serde(default)]
+    pub products: Vec<Product>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Site {
+    pub id: String,
+    pub name: String,
+}
+
+/// A product of a site; org groups grant its roles as `<product>/<role>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    pub id: String,
+    pub name: String,
+    pub site_id: String,
+    pub roles: Vec<String>,
+    /// Org groups every new account joins (default access), by id.
+    #[serde(default)]
+    pub default_groups: Vec<String>,
+}
+
+impl OrgRecord {
+    /// The products for which `org_group_id` is a default-access group (G4).
+    pub fn default_access_products(&self, org_group_id: &str) -> Vec<&Product> {
+        self.products
+            .iter()
+            .filter(|p| p.default_groups.iter().any(|g| g == org_group_id))
+            .collect()
+    }
+
+    /// Every default-access group of every product, deduplicated.
+    pub fn default_groups(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for g in self.products.iter().flat_map(|p| p.default_groups.iter()) {
+            if !out.contains(g) {
+                out.push(g.clone());
+            }
+        }
+        out
+    }
+
+    /// The sites a set of roles (`product/role`) reaches.
+    pub fn sites_of(&self, roles: &[String]) -> Vec<Site> {
+        let mut out: Vec<Site> = Vec::new();
+        for r in roles {
+            let product = r.split_once('/').map(|(p, _)| p).unwrap_or(r);
+            if let Some(p) = self.products.iter().find(|p| p.id == product) {
+                if let Some(site) = self.sites.iter().find(|s| s.id == p.site_id) {
+                    if !out.contains(site) {
+                        out.push(site.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 fn first_version() -> u64 {
@@ -204,6 +266,22 @@ pub struct OrgGroupRecord {
 pub struct GroupRef {
     pub directory_id: String,
     pub group_id: String,
+}
+
+/// A SCIM group held in conflict with an admin-managed org group (G2), listed for review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictRecord {
+    pub org_id: String,
+    pub directory_id: String,
+    pub group_id: String,
+    pub org_group_id: String,
+    /// The IdP group's name (it matches the org group's, case-insensitively).
+    pub name: String,
+    /// An admin rejected the sync: the group stays held until the IdP renames it.
+    #[serde(default)]
+    pub rejected: bool,
+    pub since: String,
 }
 
 /// A uniqueness guard: an item whose key is the unique value and whose body names the owner.

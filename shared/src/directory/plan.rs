@@ -3,8 +3,8 @@
 //! DynamoDB transaction, so the log is written with the change it reports (E1).
 
 use super::model::{
-    AccountRecord, DirectoryRecord, EventRecord, GroupRecord, Guard, OrgGroupRecord, OrgRecord,
-    TokenRecord, UserRecord,
+    AccountRecord, ConflictRecord, DirectoryRecord, EventRecord, GroupRecord, Guard,
+    OrgGroupRecord, OrgRecord, TokenRecord, UserRecord,
 };
 
 /// A record the store knows how to key and serialize.
@@ -25,6 +25,7 @@ pub enum Record {
     },
     Event(EventRecord),
     Group(GroupRecord),
+    Conflict(ConflictRecord),
     OrgGroup(OrgGroupRecord),
     /// Account `account_id` is a member of the admin-managed org group `org_group_id`.
     OrgMember {

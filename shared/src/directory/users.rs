@@ -21,6 +21,8 @@ pub struct WriteContext {
     pub org_id: String,
     /// The org's verified domains: an account's email there makes it `managed`.
     pub verified_domains: Vec<String>,
+    /// Default-access org groups every new account joins.
+    pub default_groups: Vec<String>,
     pub directory_id: String,
     pub idp: String,
     pub request_id: Option<String>,
@@ -35,6 +37,21 @@ pub struct WriteContext {
 impl WriteContext {
     pub fn kind_of(&self, email: &str) -> AccountKind {
         account_kind(&self.verified_domains, email)
+    }
+
+    /// A new account joins every default-access group (admin memberships; a default group
+    /// managed by a directory takes its members from the IdP instead).
+    pub fn join_default_groups(&self, plan: &mut Plan, account_id: &str) {
+        for g in &self.default_groups {
+            plan.put(
+                Record::OrgMember {
+                    org_id: self.org_id.clone(),
+                    org_group_id: g.clone(),
+                    account_id: account_id.to_string(),
+                },
+                Condition::Always,
+            );
+        }
     }
 
     pub fn event(&self, outcome: Outcome, message: String) -> EventRecord {
@@ -440,6 +457,7 @@ pub(crate) fn link_to_email(
                 created: ctx.now.clone(),
                 last_modified: ctx.now.clone(),
             };
+            ctx.join_default_groups(plan, &account_id);
             plan.put(Record::Account(account), Condition::Absent);
             plan.put(
                 Record::Guard(

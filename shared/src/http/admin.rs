@@ -215,6 +215,33 @@ async fn serve(
         ("GET", ["accounts"]) => super::admin_accounts::list_accounts(&call).await,
         ("GET", ["accounts", id]) => super::admin_accounts::get_account(&call, id).await,
         ("GET", ["links"]) => super::admin_accounts::links(&call).await,
+        ("GET", ["accounts", id, "access"]) => super::admin_access::account_access(&call, id).await,
+        ("POST", ["sites"]) => super::admin_access::add_site(&call).await,
+        ("POST", ["products"]) => super::admin_access::add_product(&call).await,
+        ("GET", ["products"]) => super::admin_access::list_products(&call).await,
+        ("POST", ["products", p, "default-groups"]) => {
+            super::admin_access::set_default(&call, p, None).await
+        }
+        ("DELETE", ["products", p, "default-groups", g]) => {
+            super::admin_access::set_default(&call, p, Some(g)).await
+        }
+        ("POST", ["org-groups"]) => super::admin_access::create_org_group(&call).await,
+        ("GET", ["org-groups"]) => super::admin_access::list_org_groups(&call).await,
+        ("PUT", ["org-groups", id, "roles"]) => super::admin_access::set_roles(&call, id).await,
+        ("POST", ["org-groups", id, "members"]) => {
+            super::admin_access::add_members(&call, id).await
+        }
+        ("GET", ["conflicts"]) => super::admin_access::list_conflicts(&call).await,
+        ("POST", ["conflicts", "sync-all"]) => super::admin_access::sync_all(&call).await,
+        ("GET", ["conflicts", dir, gid]) => {
+            super::admin_access::get_conflict(&call, dir, gid).await
+        }
+        ("POST", ["conflicts", dir, gid, "sync"]) => {
+            super::admin_access::sync(&call, dir, gid).await
+        }
+        ("POST", ["conflicts", dir, gid, "reject"]) => {
+            super::admin_access::reject(&call, dir, gid).await
+        }
         _ => Err(ScimError::not_found("no such endpoint")),
     }
 }
@@ -239,6 +266,7 @@ impl AdminCall<'_> {
         crate::directory::users::WriteContext {
             org_id: self.org.id.clone(),
             verified_domains: self.org.verified_domains.clone(),
+            default_groups: self.org.default_groups(),
             directory_id: directory_id.unwrap_or_default().to_string(),
             idp: match &self.actor {
                 Actor::Operator => "admin:operator".into(),
@@ -510,6 +538,8 @@ async fn create_org(store: &Store, req: &Request) -> Result<Response<Body>, Scim
         verified_domains: domains,
         created: now(),
         version: 1,
+        sites: Vec::new(),
+        products: Vec::new(),
     };
     let mut plan = Plan::default();
     plan.put(Record::Org(org.clone()), Condition::Absent);

@@ -5,9 +5,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
 use super::response::scim_json;
-use super::{
-    authenticate_directory, finish, request_id, AppState, Route, MAX_PAGE_SIZE, MAX_PAYLOAD_BYTES,
-};
+use super::{authenticate_directory, finish, request_id, AppState, Route, MAX_PAGE_SIZE};
 use crate::scim::error::ScimError;
 use crate::scim::list::list_response;
 use crate::scim::schema::{
@@ -35,6 +33,10 @@ fn schemas() -> Vec<&'static Schema> {
     out
 }
 
+/// Only the attributes of the ServiceProviderConfig schema (RFC 7643 §5) and `pagination`
+/// (RFC 9865, cursor paging): the schema has no room for others, and strict clients refuse the whole
+/// document over one they do not know. The request size limit (`MAX_PAYLOAD_BYTES`) is
+/// therefore not stated here; a larger body gets a 413 that names it.
 pub fn service_provider_config(base: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
@@ -52,7 +54,6 @@ pub fn service_provider_config(base: &str) -> Value {
             "defaultPageSize": MAX_PAGE_SIZE,
             "maxPageSize": MAX_PAGE_SIZE
         },
-        "maxPayloadSize": MAX_PAYLOAD_BYTES,
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",
@@ -158,4 +159,40 @@ async fn serve(
         _ => return Err(ScimError::not_found("no such endpoint")),
     };
     Ok(scim_json(200, &body, &[]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 7643 §5 (and RFC 9865 for `pagination`): nothing outside the schema, which
+    /// strict clients (scim2-models) refuse as an unknown attribute.
+    #[test]
+    fn service_provider_config_has_only_schema_attributes() {
+        let spc = service_provider_config("/scim/v2/directories/d1");
+        let keys: Vec<&str> = spc
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let allowed = [
+            "schemas",
+            "meta",
+            "documentationUri",
+            "patch",
+            "bulk",
+            "filter",
+            "changePassword",
+            "sort",
+            "etag",
+            "authenticationSchemes",
+            "pagination",
+        ];
+        for key in &keys {
+            assert!(
+                allowed.contains(key),
+                "{key} is not a ServiceProviderConfig attribute"
+            );
+        }
+        assert_eq!(spc["bulk"]["maxPayloadSize"], 0);
+    }
 }

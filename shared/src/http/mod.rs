@@ -2,6 +2,7 @@
 //! One `handle_*` per deployed function.
 
 pub mod admin;
+mod admin_access;
 mod admin_accounts;
 mod admin_log;
 pub mod discovery;

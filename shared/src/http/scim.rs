@@ -160,6 +160,7 @@ impl ScimRequest<'_> {
         Ok(WriteContext {
             org_id: org.id.clone(),
             verified_domains: org.verified_domains.clone(),
+            default_groups: org.default_groups(),
             directory_id: self.auth.directory_id.clone(),
             idp: self.auth.idp.clone(),
             request_id: Some(self.rid.clone()),
@@ -174,6 +175,7 @@ impl ScimRequest<'_> {
         WriteContext {
             org_id: self.auth.org_id.clone(),
             verified_domains: Vec::new(),
+            default_groups: Vec::new(),
             directory_id: self.auth.directory_id.clone(),
             idp: self.auth.idp.clone(),
             request_id: Some(self.rid.clone()),

@@ -148,6 +148,15 @@ impl Store {
         self.batch_write(&writes).await
     }
 
+    /// Bulk-deletes records (membership clean-up after a sync), in batches.
+    pub async fn delete_all(&self, records: Vec<Record>) -> Result<(), ApplyError> {
+        let writes: Vec<Write> = records
+            .into_iter()
+            .map(|r| Write::Delete(r, Condition::Always))
+            .collect();
+        self.batch_write(&writes).await
+    }
+
     /// Unconditional writes in `BatchWriteItem`s of 25, retrying what DynamoDB leaves unprocessed.
     async fn batch_write(&self, writes: &[Write]) -> Result<(), ApplyError> {
         for chunk in writes.chunks(25) {

@@ -79,6 +79,7 @@ pub fn record_key(record: &Record) -> (String, String) {
         } => keys::user_email(directory_id, email, user_id),
         Record::Event(e) => event_key(e),
         Record::Group(g) => keys::group(&g.directory_id, &g.id),
+        Record::Conflict(c) => keys::conflict(&c.org_id, &c.directory_id, &c.group_id),
         Record::OrgGroup(g) => keys::org_group(&g.org_id, &g.id),
         Record::Member {
             directory_id,
@@ -125,7 +126,11 @@ fn event_key(e: &EventRecord) -> (String, String) {
 pub fn record_item(record: &Record) -> Result<Item, StoreError> {
     let key = record_key(record);
     match record {
-        Record::Org(o) => data_item(key, "org", o),
+        Record::Org(o) => {
+            let mut item = data_item(key, "org", o)?;
+            item.insert("version".into(), n(o.version));
+            Ok(item)
+        }
         Record::Directory(d) => {
             let mut item = data_item(key, "directory", d)?;
             item.insert("gsi1pk".into(), s(keys::directories_of(&d.org_id)));
@@ -210,6 +215,15 @@ pub fn record_item(record: &Record) -> Result<Item, StoreError> {
                 item.insert("orgGroupId".into(), s(o));
             }
             item.insert("held".into(), AttributeValue::Bool(g.held));
+            Ok(item)
+        }
+        Record::Conflict(c) => {
+            let mut item = data_item(key, "conflict", c)?;
+            item.insert("gsi1pk".into(), s(keys::conflicts_of(&c.org_id)));
+            item.insert(
+                "gsi1sk".into(),
+                s(format!("{}#{}", c.name.to_lowercase(), c.group_id)),
+            );
             Ok(item)
         }
         Record::OrgGroup(g) => {

@@ -137,3 +137,14 @@ pub fn org_groups_of(org_id: &str) -> String {
 pub fn org_group_name_guard(org_id: &str, lower: &str) -> (String, String) {
     (format!("ORG#{org_id}#OGROUPNAME#{lower}"), "GUARD".into())
 }
+
+/// A held group awaiting review; listed per org through GSI1 by name.
+pub fn conflict(org_id: &str, directory_id: &str, group_id: &str) -> (String, String) {
+    (
+        format!("ORG#{org_id}#CONFLICT#{directory_id}#{group_id}"),
+        "CONFLICT".into(),
+    )
+}
+pub fn conflicts_of(org_id: &str) -> String {
+    format!("ORG#{org_id}#CONFLICTS")
+}

@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use futures::StreamExt;
+
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
 
 use super::items::{from_data, get_s, key_map, user_from_item, Item};
@@ -34,29 +36,50 @@ impl Store {
         Ok(out.item)
     }
 
-    /// One strongly consistent `BatchGetItem` (retrying unprocessed keys), keyed by (pk, sk).
+    /// Strongly consistent `BatchGetItem`s of 100 keys, four at a time (retrying
+    /// unprocessed keys), keyed by (pk, sk).
     pub async fn get_items(
         &self,
         wanted: Vec<(String, String)>,
     ) -> Result<HashMap<(String, String), Item>, StoreError> {
-        let mut found = HashMap::new();
-        let mut pending: Vec<Item> = Vec::new();
+        let mut unique: Vec<Item> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for k in wanted {
-            let m = key_map(k);
-            if !pending.contains(&m) {
-                pending.push(m);
+            if seen.insert(k.clone()) {
+                unique.push(key_map(k));
             }
         }
-        let mut attempts = 0;
+        let chunks: Vec<Vec<Item>> = unique.chunks(100).map(<[Item]>::to_vec).collect();
+        let results: Vec<Result<Vec<Item>, StoreError>> =
+            futures::stream::iter(chunks.into_iter().map(|c| self.batch_get(c)))
+                .buffer_unordered(4)
+                .collect()
+                .await;
+        let mut found = HashMap::new();
+        for items in results {
+            for item in items? {
+                let k = (
+                    get_s(&item, "pk").unwrap_or_default().to_string(),
+                    get_s(&item, "sk").unwrap_or_default().to_string(),
+                );
+                found.insert(k, item);
+            }
+        }
+        Ok(found)
+    }
+
+    /// One batch of at most 100 keys, retrying what DynamoDB leaves unprocessed.
+    async fn batch_get(&self, mut pending: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut attempts = 0u32;
         while !pending.is_empty() {
             attempts += 1;
-            let chunk: Vec<Item> = pending.drain(..pending.len().min(100)).collect();
             let ka = KeysAndAttributes::builder()
-                .set_keys(Some(chunk))
+                .set_keys(Some(std::mem::take(&mut pending)))
                 .consistent_read(true)
                 .build()
                 .map_err(|e| StoreError::Service(e.to_string()))?;
-            let out = self
+            let resp = self
                 .client
                 .batch_get_item()
                 .request_items(&self.table, ka)
@@ -64,29 +87,27 @@ impl Store {
                 .send()
                 .await
                 .map_err(service_error)?;
-            self.metrics.add_read_capacity(out.consumed_capacity());
-            for item in out
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
+            self.metrics.add_read_capacity(resp.consumed_capacity());
+            out.extend(
+                resp.responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default(),
+            );
+            if let Some(ka) = resp
+                .unprocessed_keys
+                .and_then(|mut m| m.remove(&self.table))
             {
-                let k = (
-                    get_s(&item, "pk").unwrap_or_default().to_string(),
-                    get_s(&item, "sk").unwrap_or_default().to_string(),
-                );
-                found.insert(k, item);
+                pending = ka.keys;
             }
-            if let Some(mut rest) = out.unprocessed_keys {
-                if let Some(ka) = rest.remove(&self.table) {
-                    pending.extend(ka.keys);
-                }
-            }
-            if attempts > 20 {
+            if attempts > 10 {
                 return Err(StoreError::Throttled);
             }
+            if !pending.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(10 << attempts.min(6))).await;
+            }
         }
-        Ok(found)
+        Ok(out)
     }
 
     pub async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {

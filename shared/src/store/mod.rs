@@ -1,6 +1,7 @@
 //! DynamoDB single-table storage: keys, item (de)serialization, loading what plans need,
 //! applying a `Plan` as one transaction, and counting what every request costs.
 
+mod access;
 mod accounts;
 mod apply;
 pub mod cursor;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 
+pub use access::MemberAccounts;
 pub use accounts::{EventFilter, Page};
 pub use apply::ApplyError;
 pub use items::{event_from_item, group_from_item, user_from_item, Item, LOG_RETENTION_DAYS};

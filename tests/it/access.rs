@@ -1,0 +1,394 @@
+//! Group name conflicts, product access and the admin's review (G2-G4, G7), one test per
+//! group-sync scenario of ../shared/seeds/002, against DynamoDB Local.
+
+use serde_json::{json, Value};
+
+use crate::common::{okta_user, patch_op, TestDirectory};
+
+/// A site with Jira and Confluence, and an admin group `jira-users` granting `jira/user`.
+async fn products(t: &TestDirectory) -> String {
+    assert_eq!(
+        t.org_admin(
+            "POST",
+            "/sites",
+            Some(json!({"id": "acme", "name": "acme.example.net"}))
+        )
+        .await
+        .status,
+        201
+    );
+    let r = t
+        .org_admin(
+            "POST",
+            "/products",
+            Some(
+                json!({"id": "jira", "name": "Jira", "siteId": "acme", "roles": ["user", "admin"]}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = t.org_admin("POST", "/products", Some(json!({"id": "confluence", "name": "Confluence", "siteId": "acme", "roles": ["user"]}))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    admin_group(t, "jira-users", &["jira/user"]).await
+}
+
+async fn admin_group(t: &TestDirectory, name: &str, roles: &[&str]) -> String {
+    let r = t
+        .org_admin(
+            "POST",
+            "/org-groups",
+            Some(json!({"name": name, "roles": roles})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_str().expect("id").to_string()
+}
+
+async fn invite(t: &TestDirectory, email: &str) -> String {
+    let r = t
+        .org_admin("POST", "/invites", Some(json!({"email": email})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_str().expect("id").to_string()
+}
+
+async fn roles(t: &TestDirectory, account: &str) -> Vec<String> {
+    let r = t
+        .org_admin("GET", &format!("/accounts/{account}/access"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    serde_json::from_value(r.body["roles"].clone()).expect("roles")
+}
+
+fn ids(v: &Value, key: &str) -> Vec<String> {
+    let mut out: Vec<String> = v[key]
+        .as_array()
+        .expect(key)
+        .iter()
+        .map(|a| a["accountId"].as_str().expect("id").to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+struct Scenario {
+    t: TestDirectory,
+    org_group: String,
+    idp_group: String,
+    /// a: admin member only; b: both; c: IdP only (invited); d: IdP only (new account)
+    a: String,
+    b: String,
+    c: String,
+    d: String,
+}
+
+/// The admins' `jira-users` has a and b; the IdP pushes `JIRA-Users` with b, c and d.
+async fn scenario() -> Scenario {
+    let t = TestDirectory::new("okta").await;
+    let og = products(&t).await;
+    let a = invite(&t, "a@example.com").await;
+    let b = invite(&t, "b@example.com").await;
+    let c = invite(&t, "c@example.com").await;
+    let r = t
+        .org_admin(
+            "POST",
+            &format!("/org-groups/{og}/members"),
+            Some(json!({"accountIds": [a, b]})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let mut users = Vec::new();
+    for e in ["b@example.com", "c@example.com", "d@example.com"] {
+        users.push(
+            t.create_user(okta_user(e, e)).await["id"]
+                .as_str()
+                .expect("id")
+                .to_string(),
+        );
+    }
+    let d = t.account_of("d@example.com").await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let idp_group = t.create_group("JIRA-Users", &users).await;
+    Scenario {
+        t,
+        org_group: og,
+        idp_group,
+        a,
+        b,
+        c,
+        d,
+    }
+}
+
+#[tokio::test]
+async fn g2_g7_seed_same_named_group_is_held_and_reviewed_with_the_right_breakdown() {
+    let s = scenario().await;
+    let t = &s.t;
+    // The IdP's push succeeded, but nothing was applied: the org group keeps its members.
+    assert_eq!(roles(t, &s.a).await, vec!["jira/user"]);
+    assert_eq!(roles(t, &s.c).await, Vec::<String>::new());
+    let r = t.org_admin("GET", "/conflicts", None).await;
+    assert_eq!(r.body["total"], 1, "{}", r.body);
+    let c = &r.body["conflicts"][0];
+    assert_eq!(c["name"], "JIRA-Users");
+    assert_eq!(c["roles"], json!(["jira/user"]));
+    assert_eq!(c["sites"][0]["name"], "acme.example.net");
+    assert_eq!(
+        (
+            c["added"].as_u64(),
+            c["removed"].as_u64(),
+            c["unchanged"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    assert_eq!(c["canSync"], true);
+    let r = t
+        .org_admin(
+            "GET",
+            &format!("/conflicts/{}/{}", t.directory_id, s.idp_group),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        ids(&r.body, "accountsAdded"),
+        sorted(vec![s.c.clone(), s.d.clone()])
+    );
+    assert_eq!(ids(&r.body, "accountsRemoved"), vec![s.a.clone()]);
+    // Users who would lose product access are listed before the sync.
+    assert_eq!(r.body["accountsRemoved"][0]["loses"], json!(["jira/user"]));
+    assert_eq!(r.body["accountsAdded"][0]["gains"], json!(["jira/user"]));
+    // The hold is in the log.
+    let log = t.org_admin("GET", "/events?outcome=conflict", None).await;
+    assert!(
+        log.body["events"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("Held"),
+        "{}",
+        log.body
+    );
+}
+
+#[tokio::test]
+async fn g3_g7_seed_syncing_one_group_changes_exactly_the_breakdown_accounts() {
+    let s = scenario().await;
+    let t = &s.t;
+    let path = format!("/conflicts/{}/{}/sync", t.directory_id, s.idp_group);
+    // A dry run answers the exact changes, access included, and commits nothing.
+    let (dry, cost) = t
+        .measure(t.org_admin("POST", &format!("{path}?dryRun=true"), None))
+        .await;
+    assert_eq!(dry.status, 200, "{}", dry.body);
+    assert_eq!(ids(&dry.body, "accountsRemoved"), vec![s.a.clone()]);
+    assert_eq!(cost.write_units, 0.0);
+    assert_eq!(roles(t, &s.a).await, vec!["jira/user"]);
+
+    let r = t.org_admin("POST", &path, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        roles(t, &s.a).await,
+        Vec::<String>::new(),
+        "a loses access, as the breakdown said"
+    );
+    assert_eq!(roles(t, &s.b).await, vec!["jira/user"], "b keeps it");
+    assert_eq!(roles(t, &s.c).await, vec!["jira/user"], "c gains it");
+    assert_eq!(roles(t, &s.d).await, vec!["jira/user"], "d gains it");
+    let groups = t.org_admin("GET", "/org-groups", None).await;
+    let og = groups.body["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find(|g| g["id"] == s.org_group.as_str())
+        .cloned()
+        .expect("og");
+    assert_eq!(
+        og["managedBy"],
+        json!({"directory": t.directory_id}),
+        "handed to the directory"
+    );
+    assert_eq!(
+        t.org_admin("GET", "/conflicts", None).await.body["total"],
+        0
+    );
+    // From now on the IdP's membership applies.
+    let r = t
+        .scim(
+            "PATCH",
+            format!("/Groups/{}", s.idp_group),
+            Some(patch_op(json!([{"op": "remove", "path": "members"}]))),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(roles(t, &s.c).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn g3_seed_sync_all_over_250_held_groups_finishes_in_one_call() {
+    let t = TestDirectory::new("okta").await;
+    let user = t
+        .create_user(okta_user("all@example.com", "all@example.com"))
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    for i in 0..250 {
+        admin_group(&t, &format!("team-{i:03}"), &[]).await;
+        t.create_group(&format!("Team-{i:03}"), std::slice::from_ref(&user))
+            .await;
+    }
+    assert_eq!(
+        t.org_admin("GET", "/conflicts", None).await.body["total"],
+        250
+    );
+    let r = t.org_admin("POST", "/conflicts/sync-all", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["synced"], 250);
+    assert_eq!(r.body["done"], true);
+    assert_eq!(
+        t.org_admin("GET", "/conflicts", None).await.body["total"],
+        0
+    );
+    let account = t.account_of("all@example.com").await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let access = t
+        .org_admin("GET", &format!("/accounts/{account}/access"), None)
+        .await;
+    assert_eq!(
+        access.body["groups"].as_array().map(Vec::len),
+        Some(250),
+        "every group synced"
+    );
+}
+
+#[tokio::test]
+async fn g4_seed_default_access_group_is_refused_until_its_default_status_is_removed() {
+    let s = scenario().await;
+    let t = &s.t;
+    let r = t
+        .org_admin(
+            "POST",
+            "/products/jira/default-groups",
+            Some(json!({"orgGroupId": s.org_group})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let c = &t.org_admin("GET", "/conflicts", None).await.body["conflicts"][0];
+    assert_eq!(c["canSync"], false, "the review says so");
+    assert_eq!(c["defaultAccessFor"], json!(["jira"]));
+    let path = format!("/conflicts/{}/{}/sync", t.directory_id, s.idp_group);
+    let r = t.org_admin("POST", &path, None).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let detail = r.body["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("product jira (Jira)"),
+        "names the product: {detail}"
+    );
+    assert!(
+        detail.contains(&format!(
+            "DELETE /admin/v1/orgs/{}/products/jira/default-groups/{}",
+            t.org_id, s.org_group
+        )),
+        "and the call: {detail}"
+    );
+    let r = t.org_admin("POST", "/conflicts/sync-all", None).await;
+    assert_eq!(
+        r.body["refused"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        r.body
+    );
+    assert_eq!(roles(t, &s.a).await, vec!["jira/user"], "nothing changed");
+
+    let r = t
+        .org_admin(
+            "DELETE",
+            &format!("/products/jira/default-groups/{}", s.org_group),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t.org_admin("POST", &path, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(roles(t, &s.c).await, vec!["jira/user"]);
+}
+
+#[tokio::test]
+async fn g3_rejecting_keeps_the_group_held_and_the_org_group_as_it_was() {
+    let s = scenario().await;
+    let t = &s.t;
+    let r = t
+        .org_admin(
+            "POST",
+            &format!("/conflicts/{}/{}/reject", t.directory_id, s.idp_group),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let c = &t.org_admin("GET", "/conflicts", None).await.body["conflicts"][0];
+    assert_eq!(c["rejected"], true);
+    let r = t.org_admin("POST", "/conflicts/sync-all", None).await;
+    assert_eq!(
+        r.body["synced"], 0,
+        "rejected groups are skipped: {}",
+        r.body
+    );
+    assert_eq!(roles(t, &s.a).await, vec!["jira/user"]);
+    assert_eq!(roles(t, &s.c).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn g7_default_groups_for_new_accounts_and_no_access_while_suspended() {
+    let t = TestDirectory::new("okta").await;
+    let og = products(&t).await;
+    t.org_admin(
+        "POST",
+        "/products/jira/default-groups",
+        Some(json!({"orgGroupId": og})),
+    )
+    .await;
+    let user = t
+        .create_user(okta_user("new@example.com", "new@example.com"))
+        .await;
+    let account = t.account_of("new@example.com").await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert_eq!(
+        roles(&t, &account).await,
+        vec!["jira/user"],
+        "a new account joins the default-access group"
+    );
+    let uid = user["id"].as_str().expect("id");
+    t.scim(
+        "PATCH",
+        format!("/Users/{uid}"),
+        Some(patch_op(
+            json!([{"op": "replace", "path": "active", "value": false}]),
+        )),
+    )
+    .await;
+    assert_eq!(
+        roles(&t, &account).await,
+        Vec::<String>::new(),
+        "suspended: no product access"
+    );
+    let conf = admin_group(&t, "writers", &["confluence/user"]).await;
+    let r = t
+        .org_admin(
+            "PUT",
+            &format!("/org-groups/{conf}/roles"),
+            Some(json!({"roles": ["nope/user"]})),
+        )
+        .await;
+    r.assert_error(400, Some("invalidValue"));
+}
