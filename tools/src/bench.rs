@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use lambda_http::Body;
-use scimlink::directory::model::UserRecord;
+use scimlink::directory::model::{
+    AccountRecord, AccountStatus, ManagedBy, Origin, Profile, UserRecord,
+};
 use scimlink::directory::plan::Record;
 use scimlink::http::local::{dispatch, request};
 use scimlink::http::AppState;
@@ -112,17 +114,7 @@ async fn seed_members(
             user_id: id,
         });
     }
-    let chunk = records.len().div_ceil(8).max(1);
-    let mut tasks = Vec::new();
-    for part in records.chunks(chunk) {
-        let store = state.store.clone();
-        let part = part.to_vec();
-        tasks.push(tokio::spawn(async move { store.put_all(part).await }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    Ok(())
+    put_parallel(state, records).await
 }
 
 pub async fn run(state: AppState, large: usize) -> BenchResult<String> {
@@ -262,7 +254,169 @@ pub async fn run(state: AppState, large: usize) -> BenchResult<String> {
             filter_cost,
         ));
     }
-    Ok(report(&rows, large))
+    let review_rows = review_section(&bench, &org_id, &dir_id, OPERATOR_KEY).await?;
+    Ok(report(&rows, large) + &review_report(&review_rows))
+}
+
+/// A held group of `members` IdP members whose review differs from the org group in
+/// `diff` accounts (half to add, half to remove): seeded, then reviewed.
+async fn seed_conflict(
+    bench: &Bench,
+    org_id: &str,
+    dir_id: &str,
+    key: &str,
+    name: &str,
+    members: usize,
+    diff: usize,
+) -> BenchResult<String> {
+    let base = format!("/admin/v1/orgs/{org_id}");
+    let (status, og) = bench
+        .call(
+            "POST",
+            &format!("{base}/org-groups"),
+            key,
+            Some(json!({"name": name, "roles": []})),
+        )
+        .await?;
+    if status != 201 {
+        return Err(format!("org group: {status} {og}").into());
+    }
+    let og_id = og["id"].as_str().ok_or("no org group id")?.to_string();
+    let (status, g) = bench
+        .scim("POST", "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})))
+        .await?;
+    if status != 201 {
+        return Err(format!("held group: {status} {g}").into());
+    }
+    let gid = g["id"].as_str().ok_or("no group id")?.to_string();
+    let now = scimlink::clock::now();
+    let half = diff / 2;
+    let mut records = Vec::new();
+    // IdP members 0..members, linked to accounts; the org group has half..members plus `half` others.
+    for i in 0..members + half {
+        let account_id = format!("acct-{name}-{i:06}");
+        records.push(Record::Account(AccountRecord {
+            org_id: org_id.into(),
+            id: account_id.clone(),
+            email: format!("{account_id}@bench.example.com"),
+            origin: Origin::Scim,
+            managed_by: ManagedBy::Directory {
+                directory_id: dir_id.into(),
+            },
+            status: AccountStatus::Active,
+            profile: Profile::default(),
+            link: None,
+            version: 1,
+            created: now.clone(),
+            last_modified: now.clone(),
+        }));
+        if i < members {
+            let user_id = format!("user-{name}-{i:06}");
+            records.push(Record::User(UserRecord {
+                directory_id: dir_id.into(),
+                id: user_id.clone(),
+                doc: json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("{user_id}@bench.example.com")}),
+                version: 1,
+                created: now.clone(),
+                last_modified: now.clone(),
+                account_id: Some(account_id.clone()),
+            }));
+            records.push(Record::Member {
+                directory_id: dir_id.into(),
+                group_id: gid.clone(),
+                user_id,
+            });
+        }
+        if i >= half {
+            records.push(Record::OrgMember {
+                org_id: org_id.into(),
+                org_group_id: og_id.clone(),
+                account_id,
+            });
+        }
+    }
+    put_parallel(&bench.state, records).await?;
+    Ok(gid)
+}
+
+async fn put_parallel(state: &AppState, records: Vec<Record>) -> BenchResult<()> {
+    let chunk = records.len().div_ceil(8).max(1);
+    let mut tasks = Vec::new();
+    for part in records.chunks(chunk) {
+        let store = state.store.clone();
+        let part = part.to_vec();
+        tasks.push(tokio::spawn(async move { store.put_all(part).await }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
+}
+
+async fn review_section(
+    bench: &Bench,
+    org_id: &str,
+    dir_id: &str,
+    key: &str,
+) -> BenchResult<Vec<(String, Duration, MetricsSnapshot)>> {
+    let mut rows = Vec::new();
+    for (name, members, diff) in [
+        ("review-small", 1_000usize, 300usize),
+        ("review-large", 10_000, 3_000),
+    ] {
+        let started = Instant::now();
+        let gid = seed_conflict(bench, org_id, dir_id, key, name, members, diff).await?;
+        eprintln!(
+            "seeded held group {name} ({members} members) in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+        let path = format!("/admin/v1/orgs/{org_id}/conflicts/{dir_id}/{gid}?limit=100");
+        let before = bench.state.store.metrics().snapshot();
+        let t0 = Instant::now();
+        let (status, body) = bench.call("GET", &path, key, None).await?;
+        let elapsed = t0.elapsed();
+        let cost = bench.state.store.metrics().snapshot() - before;
+        if status != 200
+            || body["added"].as_u64() != Some((diff / 2) as u64)
+            || body["removed"].as_u64() != Some((diff / 2) as u64)
+        {
+            return Err(format!(
+                "review {name}: {status} added {} removed {}",
+                body["added"], body["removed"]
+            )
+            .into());
+        }
+        rows.push((format!("review of a held group: {members} members, {diff} differences, first page of 100+100 accounts with access"), elapsed, cost));
+    }
+    Ok(rows)
+}
+
+fn review_report(rows: &[(String, Duration, MetricsSnapshot)]) -> String {
+    let mut out = String::from(
+        "\n## Group conflicts: the review's cost grows with the members, not the directory\n\n",
+    );
+    out.push_str("The numbers (accounts added, removed, unchanged) are computed over every member; the per-account\n");
+    out.push_str(
+        "access changes are computed for the accounts on the page shown (a few requests per account).\n\n",
+    );
+    out.push_str("| operation | ms | DynamoDB requests | RCU | WCU |\n|---|---:|---:|---:|---:|\n");
+    for (name, t, c) in rows {
+        out.push_str(&format!(
+            "| {name} | {:.1} | {} | {:.1} | {:.1} |\n",
+            t.as_secs_f64() * 1000.0,
+            c.requests,
+            c.read_units,
+            c.write_units
+        ));
+    }
+    if let [small, large] = rows {
+        out.push_str(&format!(
+            "\nRatio large / small: members 10.0, requests {:.2}, RCU {:.2}.\n",
+            large.2.requests as f64 / small.2.requests.max(1) as f64,
+            large.2.read_units / small.2.read_units.max(0.001)
+        ));
+    }
+    out
 }
 
 async fn bench_once(
