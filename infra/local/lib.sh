@@ -134,3 +134,119 @@ export_local_aws_env() {
     # Don't let a developer's real AWS profile/session leak into local runs.
     unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
 }
+
+# --- the functions behind `cargo lambda watch` (run.sh, test.sh) ---------------
+
+# A new random secret (operator keys).
+new_secret() {
+    python3 -c 'import secrets; print(secrets.token_urlsafe(32))'
+}
+
+# Builds every function binary (dev profile, what `cargo lambda watch` runs), so
+# compile errors show up here and not as a hanging first request: cargo lambda
+# watch runs `cargo run --bin <function>` on a function's first invocation, which
+# then finds it up to date. One package per cargo call, as that `cargo run`
+# does: a single `cargo build -p a -p b ...` unifies the dependencies' features
+# across the functions, and `cargo run` would then compile each binary again.
+build_functions() {
+    local functions f
+    mapfile -t functions < <(function_packages) # every package under functions/
+    [ "${#functions[@]}" -gt 0 ] || die "no function packages under functions/"
+    log "building ${functions[*]}"
+    for f in "${functions[@]}"; do cargo build -q -p "$f" --bins; done
+}
+
+# write_lambda_env FILE TABLE OPERATOR_KEY: the functions' environment, for
+# `cargo lambda watch --env-file` (after export_local_aws_env). Explicit values
+# override whatever the watch process inherited, and the operator key stays out
+# of `ps` output (an --env-var argument would not). Mode 600.
+write_lambda_env() {
+    local file="$1" table="$2" operator_key="$3"
+    mkdir -p "$(dirname "$file")"
+    (
+        umask 077
+        cat >"$file" <<EOF
+SCIMLINK_TABLE=$table
+AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB
+AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
+AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+AWS_REGION=$AWS_REGION
+SCIMLINK_OPERATOR_KEY=$operator_key
+RUST_LOG=${RUST_LOG:-info}
+EOF
+    )
+}
+
+# start_functions PORT ENV_FILE [LOG_FILE [WATCH_ARGS...]]: every function behind
+# `cargo lambda watch` on 127.0.0.1:PORT, routed per
+# [workspace.metadata.lambda.watch.router] in Cargo.toml. Sets WATCH_PID (stop it
+# with kill_tree) and returns once the router accepts connections; functions start
+# on their first request. Output goes to LOG_FILE when given and not empty.
+#   -A/--invoke-address: cargo-lambda listens on [::] (all interfaces) by default.
+#   -P/--invoke-port: one port for both the HTTP routes and the Lambda runtime API.
+#   set -m: own process group, so a Ctrl-C in the terminal reaches the calling
+#   script (which then stops it and its function instances in order), not cargo-lambda.
+WATCH_PID=""
+start_functions() {
+    local port="$1" env_file="$2" log_file="${3:-}"
+    shift 3 2>/dev/null || shift $#
+    log "starting cargo lambda watch on 127.0.0.1:$port${log_file:+ (log: ${log_file#"$ROOT"/})}"
+    set -m
+    if [ -n "$log_file" ]; then
+        cargo lambda watch -A 127.0.0.1 -P "$port" --env-file "$env_file" "$@" </dev/null >"$log_file" 2>&1 &
+    else
+        cargo lambda watch -A 127.0.0.1 -P "$port" --env-file "$env_file" "$@" </dev/null &
+    fi
+    WATCH_PID=$!
+    set +m
+    if ! wait_port "$port" 120 "$WATCH_PID"; then
+        if [ -n "$log_file" ]; then tail -n 50 "$log_file" >&2 || true; fi
+        die "cargo lambda watch did not start"
+    fi
+}
+
+# admin_api METHOD URL [JSON]: a call to the admin API with $OPERATOR_KEY as the
+# bearer. Sets RESP to the response body; dies unless the status is 201.
+# -m 300: the first call to a function waits for its process to start.
+RESP=""
+admin_api() {
+    local method="$1" url="$2" body="${3:-}" code out
+    out="$(mktemp)"
+    local args=(-sS -m 300 -o "$out" -w '%{http_code}' -X "$method" "$url"
+        -H @-)
+    if [ -n "$body" ]; then args+=(-H 'Content-Type: application/json' --data "$body"); fi
+    # The key goes through stdin (-H @-), not the command line, which `ps` shows.
+    code="$(curl "${args[@]}" <<<"Authorization: Bearer $OPERATOR_KEY")" || code="no response (curl failed)"
+    RESP="$(cat "$out" 2>/dev/null || true)"
+    rm -f "$out"
+    [ "$code" = 201 ] || die "$method $url -> $code (expected 201): $RESP"
+}
+
+# json_field NAME: reads JSON on stdin, prints that top-level field.
+json_field() {
+    python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" ||
+        die "no field '$1' in the response: $RESP"
+}
+
+# bootstrap_directory ADMIN_URL ORG_JSON DIRECTORY_JSON: a new org, a directory in
+# it and a SCIM token for that directory, through the admin API as the operator
+# ($OPERATOR_KEY). Sets ORG_ID, DIRECTORY_ID, SCIM_PATH (the directory's SCIM base
+# path) and SCIM_TOKEN.
+ORG_ID="" DIRECTORY_ID="" SCIM_PATH="" SCIM_TOKEN=""
+bootstrap_directory() {
+    local admin="$1" org_json="$2" directory_json="$3"
+    admin_api POST "$admin/orgs" "$org_json"
+    ORG_ID="$(json_field id <<<"$RESP")"
+    admin_api POST "$admin/orgs/$ORG_ID/directories" "$directory_json"
+    DIRECTORY_ID="$(json_field id <<<"$RESP")"
+    SCIM_PATH="$(json_field scimBaseUrl <<<"$RESP")"
+    admin_api POST "$admin/orgs/$ORG_ID/directories/$DIRECTORY_ID/tokens"
+    SCIM_TOKEN="$(json_field token <<<"$RESP")"
+}
+
+# create_table: the table $SCIMLINK_TABLE on the DynamoDB Local that
+# export_local_aws_env pointed the environment at.
+create_table() {
+    log "creating table $SCIMLINK_TABLE"
+    cargo run -q -p scimlink-tools --bin scimlink-local -- create-table
+}

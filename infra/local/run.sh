@@ -22,7 +22,6 @@ TABLE=scimlink
 ENDPOINT_ENV="$LOCAL/endpoint.env"
 LAMBDA_ENV="$RUNDIR/lambda.env"
 
-WATCH_PID=""
 DDB_STARTED=0
 # shellcheck disable=SC2317 # reached through the traps below
 cleanup() {
@@ -57,82 +56,22 @@ DDB_STARTED=1
 export_local_aws_env "$DDB_PORT"
 export SCIMLINK_TABLE="$TABLE"
 
-log "creating table $TABLE"
-cargo run -q -p scimlink-tools --bin scimlink-local -- create-table
+create_table
 
 # --- functions ----------------------------------------------------------------
-# Build first so compile errors show up here, not as a hanging first request
-# (cargo lambda watch would otherwise compile each function on first use).
-mapfile -t FUNCTIONS < <(function_packages) # every package under functions/
-log "building ${FUNCTIONS[*]}"
-pkg_args=()
-for f in "${FUNCTIONS[@]}"; do pkg_args+=(-p "$f"); done
-cargo build -q --bins "${pkg_args[@]}"
+build_functions
 
-OPERATOR_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
-
-# The functions get their environment from this file (--env-file): explicit
-# values override whatever the watch process inherited, and the operator key
-# stays out of `ps` output (an --env-var argument would not).
-mkdir -p "$RUNDIR"
-(
-    umask 077
-    cat >"$LAMBDA_ENV" <<EOF
-SCIMLINK_TABLE=$TABLE
-AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB
-AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
-AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
-AWS_REGION=$AWS_REGION
-SCIMLINK_OPERATOR_KEY=$OPERATOR_KEY
-RUST_LOG=info
-EOF
-)
-
-log "starting cargo lambda watch on 127.0.0.1:$PORT"
-# -A/--invoke-address: cargo-lambda listens on [::] (all interfaces) by default.
-# -P/--invoke-port: one port for both the HTTP routes and the Lambda runtime API.
-# set -m: own process group, so Ctrl-C reaches this script, which then stops it
-# (and its function instances) in order.
-set -m
-cargo lambda watch -A 127.0.0.1 -P "$PORT" --env-file "$LAMBDA_ENV" </dev/null &
-WATCH_PID=$!
-set +m
-
-# The port opens once cargo-lambda's router is up; functions start on first use.
-wait_port "$PORT" 120 "$WATCH_PID" || die "cargo lambda watch did not start"
+OPERATOR_KEY="$(new_secret)"
+write_lambda_env "$LAMBDA_ENV" "$TABLE" "$OPERATOR_KEY"
+start_functions "$PORT" "$LAMBDA_ENV"
 
 # --- demo bootstrap through the admin API --------------------------------------
 ADMIN="http://127.0.0.1:$PORT/admin/v1"
 
-# api METHOD URL [JSON]: sets RESP to the response body; dies unless the status
-# is 201. -m 300: the first call to each function waits for its process to start.
-RESP=""
-api() {
-    local method="$1" url="$2" body="${3:-}" code
-    local args=(-sS -m 300 -o "$RUNDIR/api-response" -w '%{http_code}' -X "$method" "$url"
-        -H "Authorization: Bearer $OPERATOR_KEY")
-    if [ -n "$body" ]; then args+=(-H 'Content-Type: application/json' --data "$body"); fi
-    code="$(curl "${args[@]}")" || code="no response (curl failed)"
-    RESP="$(cat "$RUNDIR/api-response" 2>/dev/null || true)"
-    rm -f "$RUNDIR/api-response"
-    [ "$code" = 201 ] || die "$method $url -> $code (expected 201): $RESP"
-}
-# json_field NAME: reads JSON on stdin, prints that top-level field.
-json_field() {
-    python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" ||
-        die "no field '$1' in the response: $RESP"
-}
-
 log "bootstrapping demo org, directory and SCIM token"
-api POST "$ADMIN/orgs" '{"name":"Demo","verifiedDomains":["example.com"]}'
-ORG_ID="$(json_field id <<<"$RESP")"
-api POST "$ADMIN/orgs/$ORG_ID/directories" '{"name":"Demo IdP","idp":"okta"}'
-DIRECTORY_ID="$(json_field id <<<"$RESP")"
-SCIM_PATH="$(json_field scimBaseUrl <<<"$RESP")"
-api POST "$ADMIN/orgs/$ORG_ID/directories/$DIRECTORY_ID/tokens"
-SCIM_TOKEN="$(json_field token <<<"$RESP")"
+bootstrap_directory "$ADMIN" '{"name":"Demo","verifiedDomains":["example.com"]}' '{"name":"Demo IdP","idp":"okta"}'
 # The demo org's admin key, for the admin API of that org only.
-api POST "$ADMIN/orgs/$ORG_ID/admin-keys"
+admin_api POST "$ADMIN/orgs/$ORG_ID/admin-keys"
 ADMIN_KEY="$(json_field key <<<"$RESP")"
 
 SCIM_BASE_URL="http://127.0.0.1:$PORT$SCIM_PATH"

@@ -13,8 +13,6 @@ use crate::scim::error::ScimError;
 use crate::scim::resource::primary_email;
 use crate::store::{cursor, EventFilter};
 
-/// How far back the log is read by default: the retention of events.
-const RETENTION_DAYS: i64 = crate::store::LOG_RETENTION_DAYS;
 /// Queries one log call may make before it answers with a cursor to continue.
 const MAX_QUERIES_PER_CALL: usize = 60;
 
@@ -102,7 +100,7 @@ pub async fn events(
         .unwrap_or(today);
     let since = match p.get("since") {
         Some(s) => parse_day(s)?,
-        None => today - time::Duration::days(RETENTION_DAYS),
+        None => today - time::Duration::days(crate::store::log_retention_days()),
     };
     let limit = p
         .get("limit")

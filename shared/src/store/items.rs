@@ -15,8 +15,21 @@ use crate::directory::users::user_name_lower;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// Seconds a log event is kept before DynamoDB's TTL removes it (E1: configurable).
-pub const LOG_RETENTION_DAYS: i64 = 90;
+/// Days a log event is kept before DynamoDB's TTL removes it when `SCIMLINK_LOG_RETENTION_DAYS`
+/// does not say otherwise (E1).
+pub const DEFAULT_LOG_RETENTION_DAYS: i64 = 90;
+
+/// The log retention in days: `SCIMLINK_LOG_RETENTION_DAYS` (1..=3650), read once.
+pub fn log_retention_days() -> i64 {
+    static DAYS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *DAYS.get_or_init(|| {
+        std::env::var("SCIMLINK_LOG_RETENTION_DAYS")
+            .ok()
+            .and_then(|d| d.trim().parse::<i64>().ok())
+            .filter(|d| (1..=3650).contains(d))
+            .unwrap_or(DEFAULT_LOG_RETENTION_DAYS)
+    })
+}
 
 pub fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -279,7 +292,7 @@ pub fn record_item(record: &Record) -> Result<Item, StoreError> {
             }
             item.insert("gsi1sk".into(), s(format!("{}#{}", e.time, e.id)));
             let expires =
-                time::OffsetDateTime::now_utc().unix_timestamp() + LOG_RETENTION_DAYS * 86_400;
+                time::OffsetDateTime::now_utc().unix_timestamp() + log_retention_days() * 86_400;
             item.insert("ttl".into(), n(expires));
             Ok(item)
         }

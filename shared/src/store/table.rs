@@ -63,7 +63,23 @@ pub async fn create_table_if_missing(store: &Store) -> Result<bool, StoreError> 
         .send()
         .await;
     match created {
-        Ok(_) => Ok(true),
+        Ok(_) => {
+            // Log events expire through DynamoDB's TTL on `ttl`, as in infra/template.yaml.
+            let ttl = aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("ttl")
+                .build()
+                .map_err(|e| StoreError::Service(e.to_string()))?;
+            store
+                .client()
+                .update_time_to_live()
+                .table_name(store.table())
+                .time_to_live_specification(ttl)
+                .send()
+                .await
+                .map_err(service_error)?;
+            Ok(true)
+        }
         // Another process created it between our list and create.
         Err(e)
             if e.as_service_error()
