@@ -1,5 +1,7 @@
 //! `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas` (S1): the `scim-discovery`
-//! function. They state exactly what this server implements.
+//! function. They state exactly what this server implements. The function also answers
+//! whatever else under a directory's SCIM base URL no other function is routed for: a SCIM
+//! 404, or 501 for a root `/.search`.
 
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
@@ -124,41 +126,72 @@ async fn serve(
     // RFC 7644 §4 lets discovery be unauthenticated; we authenticate so an unknown or foreign
     // directory answers the same 404 everywhere (X2).
     authenticate_directory(&state.store, req, &route.directory_id).await?;
-    if req.method() != http::Method::GET {
+    let base = format!("/scim/v2/directories/{}", route.directory_id);
+    let body = discovery_document(req.method(), route, &base)?;
+    Ok(scim_json(200, &body, &[]))
+}
+
+/// The answer to an authenticated request under a directory's SCIM base URL that no
+/// resource function serves: a discovery document, or the error that says why not.
+/// This function also takes the paths no other route matches (the router's fallback), so
+/// that an unknown endpoint gets a SCIM error body like every other (RFC 7644 §3.12).
+fn discovery_document(
+    method: &http::Method,
+    route: &Route,
+    base: &str,
+) -> Result<Value, ScimError> {
+    let resource = route.resource.as_str();
+    if resource == ".search" && route.id.is_none() {
+        // RFC 7644 §3.4.3: POST /.search at the root searches every resource type at once.
+        // Not offered: search within /Users/.search or /Groups/.search.
+        return Err(if method == http::Method::POST {
+            ScimError::not_implemented(
+                "searching several resource types at once is not supported; \
+                 POST to /Users/.search or /Groups/.search",
+            )
+        } else {
+            ScimError::method_not_allowed("/.search takes POST only")
+        });
+    }
+    if !matches!(
+        resource,
+        "ServiceProviderConfig" | "ResourceTypes" | "Schemas"
+    ) {
+        return Err(ScimError::not_found("no such endpoint"));
+    }
+    if method != http::Method::GET {
         return Err(ScimError::method_not_allowed(
             "discovery endpoints are read-only",
         ));
     }
-    let base = format!("/scim/v2/directories/{}", route.directory_id);
-    let body = match (route.resource.as_str(), route.id.as_deref()) {
-        ("ServiceProviderConfig", None) => service_provider_config(&base),
+    Ok(match (resource, route.id.as_deref()) {
+        ("ServiceProviderConfig", None) => service_provider_config(base),
         ("ResourceTypes", None) => {
             let all: Vec<Value> = resource_types()
                 .into_iter()
-                .map(|rt| resource_type_json(rt, &base))
+                .map(|rt| resource_type_json(rt, base))
                 .collect();
             list_response(all.len(), 1, all)
         }
         ("ResourceTypes", Some(id)) => resource_types()
             .into_iter()
             .find(|rt| rt.id == id)
-            .map(|rt| resource_type_json(rt, &base))
+            .map(|rt| resource_type_json(rt, base))
             .ok_or_else(|| ScimError::not_found(format!("resource type {id} not found")))?,
         ("Schemas", None) => {
             let all: Vec<Value> = schemas()
                 .into_iter()
-                .map(|s| schema_json(s, &base))
+                .map(|s| schema_json(s, base))
                 .collect();
             list_response(all.len(), 1, all)
         }
         ("Schemas", Some(id)) => schemas()
             .into_iter()
             .find(|s| s.id == id)
-            .map(|s| schema_json(s, &base))
+            .map(|s| schema_json(s, base))
             .ok_or_else(|| ScimError::not_found(format!("schema {id} not found")))?,
         _ => return Err(ScimError::not_found("no such endpoint")),
-    };
-    Ok(scim_json(200, &body, &[]))
+    })
 }
 
 #[cfg(test)]
@@ -194,5 +227,54 @@ mod tests {
             );
         }
         assert_eq!(spc["bulk"]["maxPayloadSize"], 0);
+    }
+
+    fn route(path: &str) -> Route {
+        Route::parse(path).unwrap()
+    }
+
+    fn status(method: http::Method, path: &str) -> u16 {
+        match discovery_document(&method, &route(path), "/scim/v2/directories/d1") {
+            Ok(_) => 200,
+            Err(e) => e.status,
+        }
+    }
+
+    /// RFC 7644 §4: discovery endpoints are GET only, other methods answer 405; paths no
+    /// function serves answer a SCIM 404 (§3.12); a root `/.search` answers 501 (§3.4.3).
+    #[test]
+    fn discovery_methods_unknown_endpoints_and_root_search() {
+        use http::Method;
+        let d = "/scim/v2/directories/d1";
+        assert_eq!(
+            status(Method::GET, &format!("{d}/ServiceProviderConfig")),
+            200
+        );
+        assert_eq!(
+            status(
+                Method::GET,
+                &format!("{d}/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group")
+            ),
+            200
+        );
+        for m in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+            for p in [
+                "ServiceProviderConfig",
+                "ResourceTypes",
+                "ResourceTypes/User",
+                "Schemas",
+            ] {
+                assert_eq!(status(m.clone(), &format!("{d}/{p}")), 405, "{m} {p}");
+            }
+            assert_eq!(
+                status(m.clone(), &format!("{d}/f81c2a1e-unknown")),
+                404,
+                "{m}"
+            );
+        }
+        assert_eq!(status(Method::GET, &format!("{d}/f81c2a1e-unknown")), 404);
+        assert_eq!(status(Method::GET, &format!("{d}/Schemas/urn:nope")), 404);
+        assert_eq!(status(Method::POST, &format!("{d}/.search")), 501);
+        assert_eq!(status(Method::GET, &format!("{d}/.search")), 405);
     }
 }

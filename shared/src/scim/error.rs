@@ -101,6 +101,10 @@ impl ScimError {
     pub fn method_not_allowed(detail: impl Into<String>) -> Self {
         Self::new(405, None, detail)
     }
+    /// RFC 7644 §3.12: the service provider does not support the request operation.
+    pub fn not_implemented(detail: impl Into<String>) -> Self {
+        Self::new(501, None, detail)
+    }
     pub fn throttled(retry_after: u32) -> Self {
         ScimError {
             retry_after: Some(retry_after),

@@ -398,11 +398,11 @@ static MEMBER_SUBS: [Attribute; 4] = [
         a.case_exact = true;
         a
     },
-    {
-        let mut a = reference("$ref", &["User", "Group"]);
-        a.mutability = Mutability::Immutable;
-        a
-    },
+    // RFC 7643 §4.2 makes `$ref` immutable, i.e. kept as the client sent it and returned.
+    // Members are rendered without `$ref` (docs/DECISIONS.md: response size), so it is
+    // published as readOnly like `display`: a client's value is ignored (§2.2), none is
+    // returned, and a client comparing what it wrote with what it reads is not misled.
+    read_only(reference("$ref", &["User", "Group"])),
     {
         let mut a = string("display");
         a.mutability = Mutability::ReadOnly;

@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::items::{event_from_item, from_data, get_s};
-use super::keys::{self, GSI1};
-use super::{service_error, Store, StoreError};
+use super::keys;
+use super::{Store, StoreError};
 use crate::directory::model::{AccountRecord, DirectoryRecord, EventRecord, OrgGroupRecord};
 
 /// Filters of the troubleshooting log (E1).
@@ -109,22 +109,13 @@ impl Store {
         org_id: &str,
         account_id: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .gsi1_page(&keys::groups_of_account(org_id, account_id), start, 1000)
-                .await?;
-            out.extend(
-                page.items
-                    .iter()
-                    .filter_map(|i| get_s(i, "orgGroupId").map(str::to_string)),
-            );
-            match page.next {
-                Some(k) => start = Some(k),
-                None => return Ok(out),
-            }
-        }
+        let items = self
+            .query_all(self.query_gsi1(keys::groups_of_account(org_id, account_id)))
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| get_s(i, "orgGroupId").map(str::to_string))
+            .collect())
     }
 
     /// The accounts of an admin-managed org group (ids), paging internally.
@@ -133,37 +124,16 @@ impl Store {
         org_id: &str,
         org_group_id: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :p AND begins_with(sk, :m)")
-                .expression_attribute_values(
-                    ":p",
-                    AttributeValue::S(keys::org_group_partition(org_id, org_group_id)),
-                )
-                .expression_attribute_values(":m", AttributeValue::S(keys::MEMBER_PREFIX.into()))
-                .projection_expression("accountId")
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(service_error)?;
-            self.metrics.add_read_capacity(page.consumed_capacity());
-            out.extend(
-                page.items()
-                    .iter()
-                    .filter_map(|i| get_s(i, "accountId").map(str::to_string)),
-            );
-            match page.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return Ok(out),
-            }
-        }
+        let query = self
+            .query_partition(keys::org_group_partition(org_id, org_group_id))
+            .key_condition_expression("pk = :p AND begins_with(sk, :m)")
+            .expression_attribute_values(":m", AttributeValue::S(keys::MEMBER_PREFIX.into()))
+            .projection_expression("accountId");
+        let items = self.query_all(query).await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| get_s(i, "accountId").map(str::to_string))
+            .collect())
     }
 
     /// One day of a log, newest first, filtered. `directory`: that directory's log (main
@@ -177,51 +147,36 @@ impl Store {
         start: Option<HashMap<String, AttributeValue>>,
         limit: i32,
     ) -> Result<Page<EventRecord>, StoreError> {
-        let mut q = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .scan_index_forward(false);
-        q = match directory {
-            Some(d) => q
-                .key_condition_expression("pk = :p")
-                .expression_attribute_values(":p", AttributeValue::S(keys::directory_log(d, day))),
-            None => q
-                .index_name(GSI1)
-                .key_condition_expression("gsi1pk = :p")
-                .expression_attribute_values(":p", AttributeValue::S(keys::org_log(org_id, day))),
-        };
+        let mut q = match directory {
+            Some(d) => self
+                .query_partition(keys::directory_log(d, day))
+                .consistent_read(false),
+            None => self.query_gsi1(keys::org_log(org_id, day)),
+        }
+        .scan_index_forward(false)
+        .limit(limit);
         let mut conditions = Vec::new();
-        if let Some(e) = &filter.email {
-            conditions.push("email = :email");
-            q = q.expression_attribute_values(":email", AttributeValue::S(e.clone()));
-        }
-        if let Some(id) = &filter.scim_id {
-            conditions.push("scimId = :sid");
-            q = q.expression_attribute_values(":sid", AttributeValue::S(id.clone()));
-        }
-        if let Some(o) = &filter.outcome {
-            conditions.push("outcome = :outcome");
-            q = q.expression_attribute_values(":outcome", AttributeValue::S(o.clone()));
+        for (name, attr, value) in [
+            (":email", "email", &filter.email),
+            (":sid", "scimId", &filter.scim_id),
+            (":outcome", "outcome", &filter.outcome),
+        ] {
+            if let Some(v) = value {
+                conditions.push(format!("{attr} = {name}"));
+                q = q.expression_attribute_values(name, AttributeValue::S(v.clone()));
+            }
         }
         if !conditions.is_empty() {
             q = q.filter_expression(conditions.join(" AND "));
         }
-        let out = q
-            .set_exclusive_start_key(start)
-            .limit(limit)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(service_error)?;
-        self.metrics.add_read_capacity(out.consumed_capacity());
+        let page = self.query_page(q, start).await?;
         Ok(Page {
-            items: out
-                .items()
+            items: page
+                .items
                 .iter()
                 .map(event_from_item)
                 .collect::<Result<_, _>>()?,
-            next: out.last_evaluated_key,
+            next: page.next,
         })
     }
 }

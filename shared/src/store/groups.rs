@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::items::{from_data, get_s, group_from_item};
-use super::keys::{self, GSI1, MEMBER_PREFIX};
-use super::{service_error, Store, StoreError};
+use super::keys::{self, MEMBER_PREFIX};
+use super::{Store, StoreError};
 use crate::directory::groups::GroupNameState;
 use crate::directory::model::{GroupRecord, OrgGroupRecord};
 
@@ -113,32 +113,29 @@ impl Store {
         group_id: &str,
         start: Option<HashMap<String, AttributeValue>>,
     ) -> Result<MemberPage, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :p AND begins_with(sk, :m)")
-            .expression_attribute_values(
-                ":p",
-                AttributeValue::S(keys::group_partition(directory_id, group_id)),
-            )
-            .expression_attribute_values(":m", AttributeValue::S(MEMBER_PREFIX.into()))
-            .projection_expression("userId")
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(service_error)?;
-        self.metrics.add_read_capacity(out.consumed_capacity());
+        let page = self
+            .query_page(self.members_query(directory_id, group_id), start)
+            .await?;
         Ok(MemberPage {
-            user_ids: out
-                .items()
+            user_ids: page
+                .items
                 .iter()
                 .filter_map(|i| get_s(i, "userId").map(str::to_string))
                 .collect(),
-            next: out.last_evaluated_key,
+            next: page.next,
         })
+    }
+
+    /// The member items of a group: they share its partition, after its `GROUP` item.
+    fn members_query(
+        &self,
+        directory_id: &str,
+        group_id: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.query_partition(keys::group_partition(directory_id, group_id))
+            .key_condition_expression("pk = :p AND begins_with(sk, :m)")
+            .expression_attribute_values(":m", AttributeValue::S(MEMBER_PREFIX.into()))
+            .projection_expression("userId")
     }
 
     /// Every member of a group, paging internally (1 MB per page).
@@ -147,18 +144,13 @@ impl Store {
         directory_id: &str,
         group_id: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .group_members_page(directory_id, group_id, start)
-                .await?;
-            out.extend(page.user_ids);
-            match page.next {
-                Some(k) => start = Some(k),
-                None => return Ok(out),
-            }
-        }
+        let items = self
+            .query_all(self.members_query(directory_id, group_id))
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| get_s(i, "userId").map(str::to_string))
+            .collect())
     }
 
     /// The groups a user is a member of (its `groups` attribute), from the membership index.
@@ -167,34 +159,12 @@ impl Store {
         directory_id: &str,
         user_id: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("gsi1pk = :p")
-                .expression_attribute_values(
-                    ":p",
-                    AttributeValue::S(keys::groups_of_user(directory_id, user_id)),
-                )
-                .set_exclusive_start_key(start)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(service_error)?;
-            self.metrics.add_read_capacity(page.consumed_capacity());
-            out.extend(
-                page.items()
-                    .iter()
-                    .filter_map(|i| get_s(i, "groupId").map(str::to_string)),
-            );
-            match page.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return Ok(out),
-            }
-        }
+        let items = self
+            .query_all(self.query_gsi1(keys::groups_of_user(directory_id, user_id)))
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| get_s(i, "groupId").map(str::to_string))
+            .collect())
     }
 }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use futures::StreamExt;
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
 
 use super::items::{from_data, get_s, key_map, user_from_item, Item};
@@ -20,6 +21,62 @@ pub struct ItemPage {
 }
 
 impl Store {
+    /// A query of one main-table partition.
+    pub(crate) fn query_partition(&self, pk: String) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", AttributeValue::S(pk))
+            .consistent_read(true)
+    }
+
+    /// A query of one `gsi1` partition (eventually consistent, as every GSI read is).
+    pub(crate) fn query_gsi1(&self, gsi1pk: String) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :p")
+            .expression_attribute_values(":p", AttributeValue::S(gsi1pk))
+    }
+
+    /// Runs one page of `query`, counting its capacity.
+    pub(crate) async fn query_page(
+        &self,
+        query: QueryFluentBuilder,
+        start: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<ItemPage, StoreError> {
+        let out = query
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(service_error)?;
+        self.metrics.add_read_capacity(out.consumed_capacity());
+        Ok(ItemPage {
+            items: out.items.unwrap_or_default(),
+            next: out.last_evaluated_key,
+        })
+    }
+
+    /// Every item `query` returns, following its pages (1 MB each).
+    pub(crate) async fn query_all(
+        &self,
+        query: QueryFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self.query_page(query.clone(), start).await?;
+            out.extend(page.items);
+            match page.next {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// One strongly consistent `GetItem`.
     pub async fn get_item(&self, key: (String, String)) -> Result<Option<Item>, StoreError> {
         let out = self
@@ -254,24 +311,8 @@ impl Store {
         start: Option<HashMap<String, AttributeValue>>,
         limit: i32,
     ) -> Result<ItemPage, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("gsi1pk = :p")
-            .expression_attribute_values(":p", AttributeValue::S(gsi1pk.to_string()))
-            .set_exclusive_start_key(start)
-            .limit(limit)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
+        self.query_page(self.query_gsi1(gsi1pk.to_string()).limit(limit), start)
             .await
-            .map_err(service_error)?;
-        self.metrics.add_read_capacity(out.consumed_capacity());
-        Ok(ItemPage {
-            items: out.items.unwrap_or_default(),
-            next: out.last_evaluated_key,
-        })
     }
 
     /// The number of items of a GSI1 partition: a `Select=COUNT` that reads the whole
@@ -281,12 +322,7 @@ impl Store {
         let mut start = None;
         loop {
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("gsi1pk = :p")
-                .expression_attribute_values(":p", AttributeValue::S(gsi1pk.to_string()))
+                .query_gsi1(gsi1pk.to_string())
                 .select(aws_sdk_dynamodb::types::Select::Count)
                 .set_exclusive_start_key(start)
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
@@ -308,23 +344,10 @@ impl Store {
         directory_id: &str,
         email: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :p")
-            .expression_attribute_values(
-                ":p",
-                AttributeValue::S(keys::user_email_partition(directory_id, email)),
-            )
-            .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(service_error)?;
-        self.metrics.add_read_capacity(out.consumed_capacity());
-        Ok(out
-            .items()
+        let items = self
+            .query_all(self.query_partition(keys::user_email_partition(directory_id, email)))
+            .await?;
+        Ok(items
             .iter()
             .filter_map(|i| get_s(i, "userId").map(str::to_string))
             .collect())
@@ -353,29 +376,10 @@ impl Store {
         &self,
         gsi1pk: String,
     ) -> Result<Vec<T>, StoreError> {
-        let mut out_items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("gsi1pk = :p")
-                .expression_attribute_values(":p", AttributeValue::S(gsi1pk.clone()))
-                .set_exclusive_start_key(start)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(service_error)?;
-            self.metrics.add_read_capacity(out.consumed_capacity());
-            for i in out.items() {
-                out_items.push(from_data(i)?);
-            }
-            match out.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return Ok(out_items),
-            }
-        }
+        self.query_all(self.query_gsi1(gsi1pk))
+            .await?
+            .iter()
+            .map(from_data)
+            .collect()
     }
 }
