@@ -16,6 +16,11 @@ use serde_json::{json, Value};
 
 const OPERATOR_KEY: &str = "bench-operator-key";
 const RUNS: usize = 7;
+/// Held groups reviewed: (name, IdP members, differences with the org group).
+const REVIEW_SIZES: [(&str, usize, usize); 2] = [
+    ("review-small", 1_000, 300),
+    ("review-large", 10_000, 3_000),
+];
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -411,7 +416,8 @@ fn review_report(rows: &[(String, Duration, MetricsSnapshot)]) -> String {
     }
     if let [small, large] = rows {
         out.push_str(&format!(
-            "\nRatio large / small: members 10.0, requests {:.2}, RCU {:.2}.\n",
+            "\nRatio large / small: members {:.1}, requests {:.2}, RCU {:.2}.\n",
+            REVIEW_SIZES[1].1 as f64 / REVIEW_SIZES[0].1 as f64,
             large.2.requests as f64 / small.2.requests.max(1) as f64,
             large.2.read_units / small.2.read_units.max(0.001)
         ));
