@@ -216,6 +216,7 @@ admin_api() {
         -H @-)
     if [ -n "$body" ]; then args+=(-H 'Content-Type: application/json' --data "$body"); fi
     # The key goes through stdin (-H @-), not the command line, which `ps` shows.
+    # shellcheck disable=SC2153 # OPERATOR_KEY is set by the calling script
     code="$(curl "${args[@]}" <<<"Authorization: Bearer $OPERATOR_KEY")" || code="no response (curl failed)"
     RESP="$(cat "$out" 2>/dev/null || true)"
     rm -f "$out"

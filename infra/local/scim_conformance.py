@@ -16,7 +16,8 @@ delete and PATCH add/remove/replace checks per resource type, each returning
 `CheckResult`s (status, title, reason, data).
 
 Prints one line per result and ends with `scim2-tester: N passed, N failed,
-N skipped`. Exit status: 0 when nothing failed and something passed, 1 when a
+N skipped`. What may be skipped, and why, is listed below (EXCLUDED_TAGS,
+HIDDEN_SUB_ATTRIBUTE_CHECKS, EXPECTED_SKIPS); any other skip is a failure. Exit status: 0 when nothing failed and something passed, 1 when a
 check failed, 2 when the server could not be reached or the run broke.
 The token comes from the environment, not the command line (`ps` shows that).
 """
@@ -27,10 +28,12 @@ import argparse
 import os
 import sys
 import time
+import traceback
 from typing import Any
 
 import httpx2
 from scim2_client.engines.httpx2 import SyncSCIMClient
+from scim2_models import BaseModel, Mutability, Returned
 from scim2_tester import CheckResult, Status, check_server
 
 # Checks excluded by tag, each with the reason printed next to it. Only what the
@@ -42,10 +45,42 @@ EXCLUDED_TAGS: dict[str, str] = {
     # themselves when ServiceProviderConfig says patch is unsupported.)
 }
 
+# Results scim2-tester gets wrong, corrected after the run (tags are per checker
+# function, too coarse to skip one attribute of one resource type):
+#
+# check_add_attribute / check_replace_attribute compare the value they PATCHed
+# with the one read back, sub-attributes included, and only spare attributes
+# that are writeOnly at the top level. A sub-attribute the server publishes as
+# `returned: never` (RFC 7643 §7: "never returned") or writeOnly cannot come
+# back, so expecting it is the checker's error. scimlink publishes Group
+# `members.$ref` so (it renders members as {"value", "type"} to keep large
+# groups within a Lambda response, docs/DECISIONS.md). Such a result is
+# reported as skipped only when the values are equal once those hidden
+# sub-attributes are left out of both sides; any other difference still fails.
+HIDDEN_SUB_ATTRIBUTE_CHECKS = {"check_add_attribute", "check_replace_attribute"}
+
+# Skips scim2-tester decides itself and scimlink expects, as (check, words of
+# its reason). Any other skip fails the run, so that a server change that makes
+# checks skip themselves (e.g. ServiceProviderConfig no longer saying patch is
+# supported) cannot pass unnoticed.
+#
+# search_with_attributes POSTs to /.search at the directory's root, a search
+# across every resource type (RFC 7644 §3.4.3), and counts a 501 as "not
+# supported" (RFC 7644 §3.12). scimlink answers 501 there (docs/DECISIONS.md);
+# /Users/.search and /Groups/.search are served, and the other attribute
+# checks cover `attributes`/`excludedAttributes` on GET.
+EXPECTED_SKIPS = {
+    ("search_with_attributes", "searching several resource types at once is not supported"),
+}
+
 PASSED = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE}
 # DEVIATION breaks a SHOULD of the RFCs: it fails the run too (scim2-tester
 # 0.5.2 never reports it, but a newer release may).
 FAILED = {Status.ERROR, Status.CRITICAL, Status.DEVIATION}
+
+
+class NotReady(Exception):
+    pass
 
 
 def warm_up(client: httpx2.Client, paths: list[str], deadline: float) -> None:
@@ -66,8 +101,68 @@ def warm_up(client: httpx2.Client, paths: list[str], deadline: float) -> None:
             except httpx2.HTTPError as exc:
                 why = f"{type(exc).__name__}: {exc}"
             if time.monotonic() >= deadline:
-                raise SystemExit(f"scim2-tester: {path} not ready: {why}")
+                raise NotReady(f"{path} did not answer: {why}")
             time.sleep(1)
+
+
+def _hidden(model: type[BaseModel], field: str) -> bool:
+    """Whether the published schema says the attribute is never returned."""
+    return (
+        model.get_field_annotation(field, Returned) == Returned.never
+        or model.get_field_annotation(field, Mutability) == Mutability.write_only
+    )
+
+
+def visible(value: Any) -> Any:
+    """`value` without the (sub-)attributes that are never returned, recursively."""
+    if isinstance(value, list):
+        return [visible(item) for item in value]
+    if isinstance(value, BaseModel):
+        fields = {}
+        for name in type(value).model_fields:
+            fields[name] = None if _hidden(type(value), name) else visible(getattr(value, name))
+        return type(value).model_construct(**fields)
+    return value
+
+
+def dump(value: Any) -> Any:
+    if isinstance(value, list):
+        return [dump(item) for item in value]
+    return value.model_dump() if isinstance(value, BaseModel) else value
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality as scim2-tester's `fields_equality` sees it."""
+    return bool(dump(a) == dump(b))
+
+
+def correct(result: CheckResult) -> CheckResult:
+    """Applies HIDDEN_SUB_ATTRIBUTE_CHECKS and EXPECTED_SKIPS (see there) to one result."""
+    data = result.data if isinstance(result.data, dict) else {}
+    actual = data.get("actual", data.get("modify_actual"))
+    if (
+        result.status == Status.ERROR
+        and result.title in HIDDEN_SUB_ATTRIBUTE_CHECKS
+        and "expected" in data
+        and not same(data["expected"], actual)
+        and same(visible(data["expected"]), visible(actual))
+    ):
+        result.status = Status.SKIPPED
+        result.reason = (
+            f"'{data.get('urn')}' round-trips except for sub-attributes the server "
+            "publishes as never returned, which the checker expects back anyway"
+        )
+    elif (
+        result.status == Status.SKIPPED
+        and "tag exclusion" not in (result.reason or "")
+        and not any(
+            result.title == title and words in (result.reason or "")
+            for title, words in EXPECTED_SKIPS
+        )
+    ):
+        result.status = Status.ERROR
+        result.reason = f"unexpected skip (see EXPECTED_SKIPS): {result.reason}"
+    return result
 
 
 def label(result: CheckResult) -> str:
@@ -114,19 +209,25 @@ def main() -> int:
         headers={"Authorization": f"Bearer {token}"},
         timeout=args.timeout,
     )
-    # One route of each SCIM function: discovery, users, groups.
-    warm_up(http, ["ServiceProviderConfig", "Users?count=1", "Groups?count=1"], started + args.warm_up)
-    warmed = time.monotonic()
-
-    client = SyncSCIMClient(http)
     try:
-        results = check_server(client, exclude_tags=set(EXCLUDED_TAGS) or None)
+        # One route of each SCIM function: discovery, users, groups.
+        warm_up(http, ["ServiceProviderConfig", "Users?count=1", "Groups?count=1"], started + args.warm_up)
+        warmed = time.monotonic()
+        # Checks catch their own errors into results; anything escaping is a broken run.
+        results = check_server(SyncSCIMClient(http), exclude_tags=set(EXCLUDED_TAGS) or None)
+    except NotReady as exc:
+        print(f"scim2-tester: the server is not ready: {exc}", file=sys.stderr)
+        return 2
+    except Exception:
+        traceback.print_exc()
+        print("scim2-tester: the run broke (above)", file=sys.stderr)
+        return 2
     finally:
         http.close()
     finished = time.monotonic()
 
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
-    for result in results:
+    for result in map(correct, results):
         counts[label(result)] += 1
         print(describe(result))
         if label(result) == "FAIL" or args.verbose:

@@ -6,17 +6,29 @@
 #   3. SCIMLINK_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:PORT (+ dummy AWS
 #      credentials/region), then `cargo test --workspace` (extra arguments are
 #      passed to it, e.g. `infra/local/test.sh -- --nocapture`)
-#   4. stops what it started; exits with the tests' status
+#   4. SCIM conformance: every function behind `cargo lambda watch` on a free
+#      port (no reloading), a table on the same DynamoDB Local, a fresh
+#      org/directory/token through the admin API, and scim2-tester's checks
+#      against that directory (infra/local/scim_conformance.py): one line per
+#      check, then `scim2-tester: N passed, N failed, N skipped`.
+#      SCIMLINK_SKIP_CONFORMANCE=1 leaves this step out.
+#   5. stops what it started; exits non-zero when the tests or a check failed
 set -euo pipefail
 # shellcheck source=infra/local/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 DDB_PORT=""
+LAMBDA_ENV=""
 # shellcheck disable=SC2317 # reached through the traps below
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    if [ -n "$WATCH_PID" ]; then
+        log "stopping cargo lambda watch (pid $WATCH_PID)"
+        kill_tree "$WATCH_PID" 15
+    fi
+    if [ -n "$LAMBDA_ENV" ]; then rm -f "$LAMBDA_ENV"; fi
     if [ -n "$DDB_PORT" ]; then "$INFRA_LOCAL/dynamodb.sh" stop "$DDB_PORT" || true; fi
     exit "$rc"
 }
@@ -39,14 +51,42 @@ cargo test --workspace "$@"
 status=$?
 set -e
 
-# --- later: end-to-end SCIM compliance -----------------------------------------
-# When the functions are complete and scim2-tester is in requirements.txt:
-#   - create the table (cargo run -q -p scimlink-tools --bin scimlink-local -- create-table)
-#   - start `cargo lambda watch -A 127.0.0.1 -P <free port> --ignore-changes
-#     --env-file <file>` as run.sh does (own process group, stopped in cleanup)
-#   - bootstrap org/directory/token through the admin API as run.sh does
-#   - run scim2-tester from .local/venv against the SCIM base URL with the token
-#   - fold its exit status into $status
-# ---------------------------------------------------------------------------------
+# --- end-to-end SCIM conformance (scim2-tester) ---------------------------------
+# The functions as `make run` serves them, but with --ignore-changes: a file
+# saved during the run must not rebuild and restart a function mid-check.
+if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ]; then
+    conformance_started=$SECONDS
+    use_venv
+    export SCIMLINK_TABLE=scimlink-conformance # beside the tests' scimlink-test
+    create_table
+    # Compile errors surface here; cargo lambda watch then finds the binaries fresh.
+    build_functions
+
+    PORT="$(free_port)"
+    OPERATOR_KEY="$(new_secret)"
+    LAMBDA_ENV="$RUNDIR/conformance-$PORT.env"
+    WATCH_LOG="$RUNDIR/conformance-functions-$PORT.log"
+    write_lambda_env "$LAMBDA_ENV" "$SCIMLINK_TABLE" "$OPERATOR_KEY"
+    start_functions "$PORT" "$LAMBDA_ENV" "$WATCH_LOG" --ignore-changes
+
+    # The first call to the admin function waits for it to start (curl -m 300);
+    # scim_conformance.py waits the same way for each SCIM function.
+    bootstrap_directory "http://127.0.0.1:$PORT/admin/v1" \
+        '{"name":"scim2-tester","verifiedDomains":["example.com"]}' \
+        '{"name":"scim2-tester","idp":"generic"}'
+
+    log "scim2-tester against http://127.0.0.1:$PORT$SCIM_PATH"
+    set +e
+    SCIM_TOKEN="$SCIM_TOKEN" python "$INFRA_LOCAL/scim_conformance.py" "http://127.0.0.1:$PORT$SCIM_PATH"
+    conformance=$?
+    set -e
+    if [ "$conformance" = 0 ]; then
+        rm -f "$WATCH_LOG"
+    else
+        warn "scim2-tester failed (status $conformance); the functions' log: ${WATCH_LOG#"$ROOT"/}"
+        if [ "$status" = 0 ]; then status=$conformance; fi
+    fi
+    log "SCIM conformance step: $((SECONDS - conformance_started))s"
+fi
 
 exit "$status"

@@ -160,6 +160,11 @@ pub fn plan_jit_sign_in(
             plan.put(Record::Account(next), Condition::Version(account.version));
         }
     }
+    // Org groups the account is in once this plan applies: one write per membership item.
+    let mut joined: BTreeSet<String> = state.memberships.clone();
+    if created {
+        joined.extend(ctx.default_groups.iter().cloned());
+    }
     for (name, group) in &state.groups {
         match group {
             None => report.ignored.push((
@@ -173,8 +178,11 @@ pub fn plan_jit_sign_in(
                         "the group is managed by directory {directory_id}; JIT never changes it"
                     ),
                 )),
-                ManagedBy::Admin if state.memberships.contains(&g.id) => {
-                    report.already.push(g.name.clone())
+                // Already a member, joined as a new account's default group, or named twice.
+                ManagedBy::Admin if !joined.insert(g.id.clone()) => {
+                    if !report.already.contains(&g.name) && !report.joined.contains(&g.name) {
+                        report.already.push(g.name.clone());
+                    }
                 }
                 ManagedBy::Admin => {
                     plan.put(
@@ -311,5 +319,522 @@ pub fn profile_from_admin(body: &Value) -> Profile {
         family_name: s("familyName"),
         title: s("title"),
         department: s("department"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The admins' account decisions (L9, L10, E1).
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::directory::model::{EventRecord, LinkRef};
+    use crate::directory::plan::Write;
+    use crate::directory::users::tests::{
+        account, account_put, account_puts, assert_one_write_per_item, ctx, email_guard,
+        guard_puts, linked, only_event, org_member_puts, owner_profile, puts, user, user_doc, DIR,
+        EARLIER, NOW, ORG, OTHER_DIR,
+    };
+    use crate::scim::error::ScimType;
+
+    /// An admin call: no directory.
+    fn actx() -> WriteContext {
+        WriteContext {
+            directory_id: String::new(),
+            idp: "admin".into(),
+            operation: "POST /jit-sign-ins".into(),
+            quirks: Vec::new(),
+            default_groups: vec!["dg-1".into()],
+            ..ctx()
+        }
+    }
+
+    /// The directory context a relink decides in (the SCIM user's directory).
+    fn dctx() -> WriteContext {
+        WriteContext {
+            operation: "POST /unlinked-users/u1/relink".into(),
+            ..ctx()
+        }
+    }
+
+    fn saml_profile() -> Profile {
+        Profile {
+            display_name: Some("Ada L.".into()),
+            given_name: Some("Ada".into()),
+            family_name: None,
+            title: None,
+            department: None,
+        }
+    }
+
+    fn org_group(id: &str, name: &str, managed_by: ManagedBy) -> OrgGroupRecord {
+        OrgGroupRecord {
+            org_id: ORG.into(),
+            id: id.into(),
+            name: name.into(),
+            managed_by,
+            scim_group: None,
+            roles: vec!["jira/user".into()],
+            version: 2,
+            created: EARLIER.into(),
+            last_modified: EARLIER.into(),
+        }
+    }
+
+    fn jit_state(
+        account: Option<AccountRecord>,
+        groups: Vec<(&str, Option<OrgGroupRecord>)>,
+        memberships: &[&str],
+    ) -> JitState {
+        JitState {
+            account,
+            groups: groups
+                .into_iter()
+                .map(|(n, g)| (n.to_string(), g))
+                .collect(),
+            memberships: memberships.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn jit(state: &JitState) -> (Plan, AccountRecord, JitReport) {
+        let out = plan_jit_sign_in(&actx(), state, "ada@example.com", saml_profile());
+        assert_one_write_per_item(&out.0);
+        out
+    }
+
+    fn events(plan: &Plan) -> Vec<&EventRecord> {
+        plan.events().collect()
+    }
+
+    // ---- L10 invites ----
+
+    #[test]
+    fn l10_invite_creates_an_invited_account_with_its_email_guard() {
+        let c = WriteContext {
+            operation: "POST /invites".into(),
+            ..actx()
+        };
+        let (plan, a) = plan_invite(&c, None, "ada@partner.org", saml_profile()).unwrap();
+        assert_one_write_per_item(&plan);
+        assert_eq!(a.origin, Origin::Invited);
+        assert_eq!(a.email, "ada@partner.org");
+        assert_eq!(a.managed_by, ManagedBy::Admin);
+        assert_eq!(a.status, AccountStatus::Active);
+        assert_eq!(a.link, None);
+        assert_eq!(a.profile, saml_profile());
+        let (put, cond) = account_put(&plan, &a.id);
+        assert_eq!(*cond, Condition::Absent);
+        assert_eq!(*put, a);
+        assert!(guard_puts(&plan).contains(&(
+            &email_guard("ada@partner.org"),
+            a.id.as_str(),
+            &Condition::Absent
+        )));
+        assert_eq!(
+            org_member_puts(&plan),
+            vec![("dg-1".to_string(), a.id.clone())]
+        );
+        let e = only_event(&plan);
+        assert_eq!(e.outcome, Outcome::Created);
+        assert_eq!(e.email.as_deref(), Some("ada@partner.org"));
+        assert_eq!(e.directory_id, None, "an admin call logs to the org");
+        assert!(e.message.contains("external"), "{}", e.message);
+    }
+
+    #[test]
+    fn l10_invite_of_an_existing_email_is_refused() {
+        let existing = account("acc-1", "ada@example.com", Origin::Jit);
+        let e = plan_invite(
+            &actx(),
+            Some(&existing),
+            "ada@example.com",
+            Profile::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 409);
+        assert_eq!(e.scim_type, Some(ScimType::Uniqueness));
+        assert!(e.detail.contains("ada@example.com") && e.detail.contains("acc-1"));
+    }
+
+    // ---- L10 JIT sign-in ----
+
+    #[test]
+    fn l10_jit_sign_in_creates_a_jit_account_when_absent() {
+        let (plan, a, report) = jit(&jit_state(None, vec![], &[]));
+        assert_eq!(a.origin, Origin::Jit);
+        assert_eq!(a.email, "ada@example.com");
+        assert_eq!(a.managed_by, ManagedBy::Admin);
+        assert_eq!(a.link, None, "JIT is not SCIM (L8)");
+        let (put, cond) = account_put(&plan, &a.id);
+        assert_eq!(*cond, Condition::Absent);
+        assert_eq!(put.profile, saml_profile());
+        assert!(guard_puts(&plan).contains(&(
+            &email_guard("ada@example.com"),
+            a.id.as_str(),
+            &Condition::Absent
+        )));
+        assert_eq!(
+            org_member_puts(&plan),
+            vec![("dg-1".to_string(), a.id.clone())]
+        );
+        assert!(report.joined.is_empty() && report.ignored.is_empty());
+        let e = only_event(&plan);
+        assert_eq!(e.outcome, Outcome::Created);
+        assert_eq!(e.operation, "POST /jit-sign-ins");
+    }
+
+    #[test]
+    fn l10_jit_group_names_never_create_groups_nor_touch_directory_groups() {
+        let existing = account("acc-1", "ada@example.com", Origin::Invited);
+        let state = jit_state(
+            Some(existing),
+            vec![
+                ("Nobody", None),
+                (
+                    "Synced",
+                    Some(org_group(
+                        "og-dir",
+                        "Synced",
+                        ManagedBy::Directory {
+                            directory_id: DIR.into(),
+                        },
+                    )),
+                ),
+                (
+                    "Jira users",
+                    Some(org_group("og-admin", "Jira Users", ManagedBy::Admin)),
+                ),
+            ],
+            &[],
+        );
+        let (plan, a, report) = jit(&state);
+        assert_eq!(a.id, "acc-1");
+        assert!(
+            plan.writes
+                .iter()
+                .all(|w| !matches!(w, Write::Put(Record::OrgGroup(_) | Record::Guard(..), _))),
+            "no group is created: {:#?}",
+            plan.writes
+        );
+        assert_eq!(
+            org_member_puts(&plan),
+            vec![("og-admin".to_string(), "acc-1".to_string())]
+        );
+        assert_eq!(report.joined, vec!["Jira Users".to_string()]);
+        let ignored: Vec<&str> = report.ignored.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(ignored, vec!["Nobody", "Synced"]);
+        assert!(report.ignored[0].1.contains("never creates"));
+        assert!(report.ignored[1].1.contains(DIR));
+        let e = only_event(&plan);
+        assert_eq!(e.outcome, Outcome::Updated);
+        assert!(e.message.contains("Ignored 'Nobody'") && e.message.contains("Ignored 'Synced'"));
+    }
+
+    #[test]
+    fn l10_jit_sign_in_of_a_member_writes_nothing() {
+        let mut existing = account("acc-1", "ada@example.com", Origin::Jit);
+        existing.profile = saml_profile();
+        let state = jit_state(
+            Some(existing),
+            vec![(
+                "Jira Users",
+                Some(org_group("og-admin", "Jira Users", ManagedBy::Admin)),
+            )],
+            &["og-admin"],
+        );
+        let (plan, _, report) = jit(&state);
+        assert!(plan.is_empty(), "{:#?}", plan.writes);
+        assert_eq!(report.already, vec!["Jira Users".to_string()]);
+        assert!(report.joined.is_empty());
+    }
+
+    #[test]
+    fn l10_jit_sign_in_merges_the_asserted_names_into_an_admin_managed_account() {
+        let existing = account("acc-1", "ada@example.com", Origin::Invited);
+        let (plan, _, _) = jit(&jit_state(Some(existing), vec![], &[]));
+        let (a, cond) = account_put(&plan, "acc-1");
+        assert_eq!(*cond, Condition::Version(5));
+        assert_eq!(a.profile.display_name.as_deref(), Some("Ada L."));
+        assert_eq!(a.profile.given_name.as_deref(), Some("Ada"));
+        assert_eq!(a.profile.family_name, owner_profile().family_name, "kept");
+        assert_eq!(a.profile.title, owner_profile().title, "not asserted: kept");
+        assert_eq!(a.origin, Origin::Invited);
+        assert_eq!(only_event(&plan).outcome, Outcome::Updated);
+    }
+
+    #[test]
+    fn l10_jit_sign_in_leaves_the_profile_of_a_directory_managed_account() {
+        let existing = linked(account("acc-1", "ada@example.com", Origin::Scim), DIR, "u1");
+        let (plan, _, _) = jit(&jit_state(Some(existing), vec![], &[]));
+        assert!(account_puts(&plan).is_empty(), "{:#?}", plan.writes);
+    }
+
+    #[test]
+    fn l10_jit_named_default_group_of_a_new_account_is_joined_once() {
+        // dg-1 is a default-access group of the org (actx) and is named in the assertion.
+        let state = jit_state(
+            None,
+            vec![(
+                "Everyone",
+                Some(org_group("dg-1", "Everyone", ManagedBy::Admin)),
+            )],
+            &[],
+        );
+        let (plan, a, _) = plan_jit_sign_in(&actx(), &state, "ada@example.com", saml_profile());
+        assert_eq!(org_member_puts(&plan), vec![("dg-1".to_string(), a.id)]);
+        assert_one_write_per_item(&plan);
+    }
+
+    #[test]
+    fn l10_jit_group_named_twice_is_joined_once() {
+        let og = org_group("og-admin", "Jira Users", ManagedBy::Admin);
+        let state = jit_state(
+            Some(account("acc-1", "ada@example.com", Origin::Jit)),
+            vec![("Jira Users", Some(og.clone())), ("jira users", Some(og))],
+            &[],
+        );
+        let (plan, _, report) =
+            plan_jit_sign_in(&actx(), &state, "ada@example.com", saml_profile());
+        assert_eq!(
+            org_member_puts(&plan),
+            vec![("og-admin".to_string(), "acc-1".to_string())]
+        );
+        assert_eq!(report.joined, vec!["Jira Users".to_string()]);
+        assert_one_write_per_item(&plan);
+    }
+
+    // ---- L9 unlink and relink ----
+
+    #[test]
+    fn l9_unlink_of_an_unlinked_user_is_refused() {
+        let u = user("u1", user_doc("ada", Some("ada@example.com")), None);
+        let e = plan_unlink(&dctx(), &u, None).unwrap_err();
+        assert_eq!(e.status, 409);
+        assert!(e.detail.contains("not linked"));
+    }
+
+    #[test]
+    fn l9_unlink_returns_the_account_to_admin() {
+        let u = user(
+            "u1",
+            user_doc("ada", Some("ada@example.com")),
+            Some("acc-1"),
+        );
+        let acc = linked(account("acc-1", "ada@example.com", Origin::Scim), DIR, "u1");
+        let (plan, next) = plan_unlink(&dctx(), &u, Some(&acc)).unwrap();
+        assert_one_write_per_item(&plan);
+        assert_eq!(next.account_id, None);
+        assert_eq!(next.version, 4);
+        assert!(puts(&plan).contains(&(&Record::User(next.clone()), &Condition::Version(3))));
+        let (a, cond) = account_put(&plan, "acc-1");
+        assert_eq!(*cond, Condition::Version(5));
+        assert_eq!(a.link, None);
+        assert_eq!(a.managed_by, ManagedBy::Admin);
+        assert_eq!(
+            a.status,
+            AccountStatus::Active,
+            "unlinking does not deactivate"
+        );
+        let e = only_event(&plan);
+        assert_eq!(e.outcome, Outcome::Unlinked);
+        assert_eq!(e.scim_id.as_deref(), Some("u1"));
+    }
+
+    #[test]
+    fn l9_relink_of_a_linked_user_is_refused() {
+        let u = user(
+            "u1",
+            user_doc("ada", Some("ada@example.com")),
+            Some("acc-1"),
+        );
+        let r = plan_relink(&dctx(), &u, None, None).unwrap_err();
+        assert_eq!(r.error.status, 409);
+        assert!(r.error.detail.contains("already linked"));
+        assert!(r.plan.is_empty());
+    }
+
+    #[test]
+    fn l9_relink_of_a_user_without_email_is_invalid() {
+        let u = user("u1", user_doc("ada", None), None);
+        let r = plan_relink(&dctx(), &u, None, None).unwrap_err();
+        assert_eq!(r.error.status, 400);
+        assert_eq!(r.error.scim_type, Some(ScimType::InvalidValue));
+    }
+
+    #[test]
+    fn l9_relink_reruns_l1_on_the_current_email() {
+        let u = user("u1", user_doc("ada", Some("Ada@Example.com")), None);
+        let acc = account("acc-1", "ada@example.com", Origin::Scim);
+        let (plan, next, decision) = plan_relink(&dctx(), &u, Some(&acc), None).unwrap();
+        assert_one_write_per_item(&plan);
+        assert_eq!(
+            decision,
+            LinkDecision::TookOver {
+                account_id: "acc-1".into()
+            }
+        );
+        assert_eq!(next.account_id.as_deref(), Some("acc-1"));
+        assert!(puts(&plan).contains(&(&Record::User(next), &Condition::Version(3))));
+        let (a, _) = account_put(&plan, "acc-1");
+        assert_eq!(
+            a.link,
+            Some(LinkRef {
+                directory_id: DIR.into(),
+                user_id: "u1".into()
+            })
+        );
+        assert_eq!(
+            a.managed_by,
+            ManagedBy::Directory {
+                directory_id: DIR.into()
+            }
+        );
+        assert_eq!(only_event(&plan).outcome, Outcome::Relinked);
+
+        // No account has the email any more: one is created, of origin scim.
+        let (plan, next, decision) = plan_relink(&dctx(), &u, None, None).unwrap();
+        assert_one_write_per_item(&plan);
+        let LinkDecision::Created { account_id } = decision else {
+            panic!("created")
+        };
+        assert_eq!(next.account_id.as_deref(), Some(account_id.as_str()));
+        assert_eq!(account_put(&plan, &account_id).0.origin, Origin::Scim);
+    }
+
+    #[test]
+    fn l9_relink_to_an_account_held_by_another_user_is_refused_and_logged() {
+        let u = user("u1", user_doc("ada", Some("ada@example.com")), None);
+        let held = linked(
+            account("acc-1", "ada@example.com", Origin::Scim),
+            OTHER_DIR,
+            "u-9",
+        );
+        let holder = Holder {
+            directory_id: OTHER_DIR.into(),
+            user_id: "u-9".into(),
+            external_id: Some("ext-9".into()),
+        };
+        let r = plan_relink(&dctx(), &u, Some(&held), Some(&holder)).unwrap_err();
+        assert_eq!(r.error.status, 409);
+        assert!(r
+            .error
+            .detail
+            .starts_with("user with email ada@example.com already exists"));
+        assert!(r.error.detail.contains("ext-9"));
+        assert_eq!(r.plan.writes.len(), 1);
+        assert_eq!(only_event(&r.plan).outcome, Outcome::Refused);
+    }
+
+    #[test]
+    fn l10_profile_from_admin_trims_and_drops_empty_values() {
+        let p = profile_from_admin(&json!({
+            "displayName": "  Ada L. ",
+            "givenName": "",
+            "familyName": "Lovelace",
+            "title": 3,
+        }));
+        assert_eq!(
+            p,
+            Profile {
+                display_name: Some("Ada L.".into()),
+                given_name: None,
+                family_name: Some("Lovelace".into()),
+                title: None,
+                department: None,
+            }
+        );
+    }
+
+    // ---- E1 ----
+
+    #[test]
+    fn e1_admin_events_carry_the_request_context() {
+        let (plan, _, _) = jit(&jit_state(None, vec![], &[]));
+        let e = events(&plan)[0];
+        assert_eq!(e.org_id, ORG);
+        assert_eq!(e.time, NOW);
+        assert_eq!(e.request_id.as_deref(), Some("req-1"));
+        assert_eq!(e.email.as_deref(), Some("ada@example.com"));
+    }
+
+    /// Over the cases that work today; a named default group of a new account and a group
+    /// named twice are the two ignored `l10_jit_*_once` tests above.
+    #[test]
+    fn e1_no_account_plan_writes_one_item_twice() {
+        let admin = |id: &str, name: &str| Some(org_group(id, name, ManagedBy::Admin));
+        let mut plans = 0;
+        for existing in [
+            None,
+            Some(account("acc-1", "ada@example.com", Origin::Invited)),
+            Some(linked(
+                account("acc-1", "ada@example.com", Origin::Scim),
+                DIR,
+                "u1",
+            )),
+        ] {
+            for groups in [
+                vec![],
+                vec![
+                    ("Nobody", None),
+                    ("Jira Users", admin("og-a", "Jira Users")),
+                ],
+                vec![
+                    (
+                        "Synced",
+                        Some(org_group(
+                            "og-d",
+                            "Synced",
+                            ManagedBy::Directory {
+                                directory_id: DIR.into(),
+                            },
+                        )),
+                    ),
+                    ("Jira Users", admin("og-a", "Jira Users")),
+                    ("Confluence", admin("og-c", "Confluence")),
+                ],
+            ] {
+                for memberships in [&[][..], &["og-a"][..]] {
+                    let state = jit_state(existing.clone(), groups.clone(), memberships);
+                    jit(&state);
+                    plans += 1;
+                }
+            }
+            let _ = plan_invite(
+                &actx(),
+                existing.as_ref(),
+                "ada@example.com",
+                Profile::default(),
+            )
+            .map(|(plan, _)| assert_one_write_per_item(&plan));
+        }
+        for (doc, account_id) in [
+            (user_doc("ada", Some("ada@example.com")), None),
+            (user_doc("ada", Some("ada@partner.org")), None),
+            (user_doc("ada", Some("ada@example.com")), Some("acc-1")),
+        ] {
+            let u = user("u1", doc, account_id);
+            let email = crate::scim::resource::primary_email(&u.doc).unwrap_or_default();
+            for acc in [
+                None,
+                Some(account("acc-1", &email, Origin::Invited)),
+                Some(linked(account("acc-1", &email, Origin::Scim), DIR, "u1")),
+                Some(linked(
+                    account("acc-1", &email, Origin::Scim),
+                    OTHER_DIR,
+                    "u-9",
+                )),
+            ] {
+                if let Ok((plan, _)) = plan_unlink(&dctx(), &u, acc.as_ref()) {
+                    assert_one_write_per_item(&plan);
+                }
+                match plan_relink(&dctx(), &u, acc.as_ref(), None) {
+                    Ok((plan, _, _)) => assert_one_write_per_item(&plan),
+                    Err(r) => assert!(r.plan.writes.len() <= 1),
+                }
+                plans += 2;
+            }
+        }
+        assert!(plans > 30, "{plans}");
     }
 }

@@ -330,6 +330,12 @@ pub fn plan_group_change(
                     sentences.push(format!("Renamed from '{old_name}' to '{new_name}'. {msg}"));
                 }
             }
+        } else if old_name != new_name && !group.held {
+            // Only the case changed: the linked org group follows, its name guard stays.
+            if let Some(og) = linked_org_group {
+                rename_org_group(ctx, &mut plan, og, &new_name);
+            }
+            sentences.push(format!("Renamed '{old_name}' to '{new_name}'."));
         } else {
             sentences.push("Updated the group's attributes.".to_string());
         }
@@ -483,5 +489,775 @@ pub fn plan_group_delete(
         plan,
         group: group.clone(),
         outcome: Outcome::Deleted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The group decisions (G1-G3, G5, G6, E1).
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::directory::users::tests::{
+        assert_one_write_per_item, ctx, deletes, guard_deletes, guard_puts, only_event, puts,
+        record_key, write_key, DIR, EARLIER, NOW, ORG, OTHER_DIR,
+    };
+    use crate::scim::error::ScimType;
+    use crate::scim::schema::GROUP_SCHEMA;
+
+    fn gctx() -> WriteContext {
+        WriteContext {
+            verified_domains: Vec::new(),
+            default_groups: Vec::new(),
+            operation: "POST /Groups".into(),
+            ..ctx()
+        }
+    }
+
+    fn group_doc(name: &str) -> Value {
+        json!({"schemas": [GROUP_SCHEMA], "displayName": name, "externalId": "ext-g1"})
+    }
+
+    fn group(name: &str, org_group_id: Option<&str>, held: bool) -> GroupRecord {
+        GroupRecord {
+            directory_id: DIR.into(),
+            id: "g1".into(),
+            doc: group_doc(name),
+            version: 7,
+            created: EARLIER.into(),
+            last_modified: EARLIER.into(),
+            org_group_id: org_group_id.map(str::to_string),
+            held,
+        }
+    }
+
+    fn by(directory_id: &str) -> ManagedBy {
+        ManagedBy::Directory {
+            directory_id: directory_id.into(),
+        }
+    }
+
+    fn org_group(
+        id: &str,
+        name: &str,
+        managed_by: ManagedBy,
+        scim_group: Option<&str>,
+    ) -> OrgGroupRecord {
+        let directory_id = match &managed_by {
+            ManagedBy::Directory { directory_id } => directory_id.clone(),
+            ManagedBy::Admin => DIR.into(),
+        };
+        OrgGroupRecord {
+            org_id: ORG.into(),
+            id: id.into(),
+            name: name.into(),
+            managed_by,
+            scim_group: scim_group.map(|g| GroupRef {
+                directory_id,
+                group_id: g.into(),
+            }),
+            roles: vec!["jira/user".into()],
+            version: 2,
+            created: EARLIER.into(),
+            last_modified: EARLIER.into(),
+        }
+    }
+
+    /// The org group "Engineering", managed by this directory and linked to g1.
+    fn linked_og() -> OrgGroupRecord {
+        org_group("og-1", "Engineering", by(DIR), Some("g1"))
+    }
+
+    fn names(owner: Option<&str>, og: Option<OrgGroupRecord>) -> GroupNameState {
+        GroupNameState {
+            name_owner: owner.map(str::to_string),
+            org_group: og,
+        }
+    }
+
+    fn members(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn org_group_puts(plan: &Plan) -> Vec<(&OrgGroupRecord, &Condition)> {
+        puts(plan)
+            .into_iter()
+            .filter_map(|(r, c)| match r {
+                Record::OrgGroup(g) => Some((g, c)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn conflict_writes(plan: &Plan) -> Vec<&Write> {
+        plan.writes
+            .iter()
+            .filter(|w| {
+                matches!(
+                    w,
+                    Write::Put(Record::Conflict(_), _) | Write::Delete(Record::Conflict(_), _)
+                )
+            })
+            .collect()
+    }
+
+    fn member_ids(writes: Vec<(&Record, &Condition)>) -> Vec<String> {
+        writes
+            .into_iter()
+            .filter_map(|(r, _)| match r {
+                Record::Member {
+                    group_id, user_id, ..
+                } if group_id == "g1" => Some(user_id.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn group_put(plan: &Plan) -> Option<(&GroupRecord, &Condition)> {
+        let found: Vec<_> = puts(plan)
+            .into_iter()
+            .filter_map(|(r, c)| match r {
+                Record::Group(g) => Some((g, c)),
+                _ => None,
+            })
+            .collect();
+        assert!(found.len() <= 1, "{:#?}", plan.writes);
+        found.into_iter().next()
+    }
+
+    fn group_name_guard(lower: &str) -> Guard {
+        Guard::GroupName {
+            directory_id: DIR.into(),
+            lower: lower.into(),
+        }
+    }
+
+    fn org_group_name_guard(lower: &str) -> Guard {
+        Guard::OrgGroupName {
+            org_id: ORG.into(),
+            lower: lower.into(),
+        }
+    }
+
+    fn create(state: &GroupNameState, name: &str) -> Result<GroupDecision, Refusal> {
+        let r = plan_group_create(
+            &gctx(),
+            state,
+            "g1",
+            group_doc(name),
+            &members(&["u1", "u2"]),
+        );
+        match &r {
+            Ok(d) => assert_one_write_per_item(&d.plan),
+            Err(e) => assert_one_write_per_item(&e.plan),
+        }
+        r
+    }
+
+    /// A refusal writes its event and nothing else (E1, S7).
+    fn assert_refused_409(r: Result<GroupDecision, Refusal>) -> Refusal {
+        let r = r.expect_err("a refusal");
+        assert_eq!(r.error.status, 409);
+        assert_eq!(r.error.scim_type, Some(ScimType::Uniqueness));
+        assert_eq!(r.plan.writes.len(), 1, "{:#?}", r.plan.writes);
+        let e = only_event(&r.plan);
+        assert_eq!(e.outcome, Outcome::Refused);
+        assert_eq!(e.scim_id.as_deref(), Some("g1"));
+        r
+    }
+
+    // ---- create ----
+
+    #[test]
+    fn g1_new_name_creates_an_org_group_managed_by_the_directory() {
+        let d = create(&GroupNameState::default(), "Engineering").unwrap();
+        let ogs = org_group_puts(&d.plan);
+        assert_eq!(ogs.len(), 1);
+        let (og, cond) = ogs[0];
+        assert_eq!(*cond, Condition::Absent);
+        assert_eq!(og.name, "Engineering");
+        assert_eq!(og.org_id, ORG);
+        assert_eq!(og.managed_by, by(DIR));
+        assert_eq!(
+            og.scim_group,
+            Some(GroupRef {
+                directory_id: DIR.into(),
+                group_id: "g1".into()
+            })
+        );
+        let guards = guard_puts(&d.plan);
+        assert!(guards.contains(&(
+            &org_group_name_guard("engineering"),
+            og.id.as_str(),
+            &Condition::Absent
+        )));
+        assert!(guards.contains(&(&group_name_guard("engineering"), "g1", &Condition::Absent)));
+        let (g, cond) = group_put(&d.plan).unwrap();
+        assert_eq!(*cond, Condition::Absent);
+        assert_eq!(g.org_group_id.as_deref(), Some(og.id.as_str()));
+        assert!(!g.held);
+        assert_eq!(d.group, *g);
+        assert!(conflict_writes(&d.plan).is_empty());
+        assert_eq!(d.outcome, Outcome::Created);
+        assert_eq!(only_event(&d.plan).outcome, Outcome::Created);
+        assert_eq!(member_ids(puts(&d.plan)), vec!["u1", "u2"]);
+    }
+
+    #[test]
+    fn g1_org_group_the_directory_manages_without_a_scim_group_is_linked() {
+        let og = org_group("og-1", "Engineering", by(DIR), None);
+        let d = create(&names(None, Some(og)), "ENGINEERING").unwrap();
+        let ogs = org_group_puts(&d.plan);
+        assert_eq!(ogs.len(), 1);
+        let (next, cond) = ogs[0];
+        assert_eq!(*cond, Condition::Version(2));
+        assert_eq!(next.id, "og-1");
+        assert_eq!(
+            next.scim_group.as_ref().map(|g| g.group_id.as_str()),
+            Some("g1")
+        );
+        assert!(guard_puts(&d.plan)
+            .iter()
+            .all(|(g, _, _)| !matches!(g, Guard::OrgGroupName { .. })));
+        assert_eq!(d.group.org_group_id.as_deref(), Some("og-1"));
+        assert_eq!(d.outcome, Outcome::Linked);
+    }
+
+    #[test]
+    fn g2_admin_group_of_the_same_name_holds_the_scim_group_in_conflict() {
+        let og = org_group("og-admin", "Engineering", ManagedBy::Admin, None);
+        let d = create(&names(None, Some(og)), "engineering").unwrap();
+        assert!(d.group.held);
+        assert_eq!(d.group.org_group_id.as_deref(), Some("og-admin"));
+        assert!(
+            org_group_puts(&d.plan).is_empty(),
+            "the admin's group is untouched"
+        );
+        assert!(guard_puts(&d.plan)
+            .iter()
+            .all(|(g, _, _)| !matches!(g, Guard::OrgGroupName { .. })));
+        let conflicts = conflict_writes(&d.plan);
+        assert_eq!(conflicts.len(), 1);
+        let Write::Put(Record::Conflict(c), _) = conflicts[0] else {
+            panic!("a conflict put: {conflicts:?}")
+        };
+        assert_eq!(
+            *c,
+            ConflictRecord {
+                org_id: ORG.into(),
+                directory_id: DIR.into(),
+                group_id: "g1".into(),
+                org_group_id: "og-admin".into(),
+                name: "engineering".into(),
+                rejected: false,
+                since: NOW.into(),
+            }
+        );
+        assert_eq!(d.outcome, Outcome::Conflict);
+        let e = only_event(&d.plan);
+        assert_eq!(e.outcome, Outcome::Conflict);
+        assert!(e.message.contains("Held"), "{}", e.message);
+        // The IdP's push succeeds: the SCIM group and its members are recorded.
+        assert!(group_put(&d.plan).is_some());
+        assert_eq!(member_ids(puts(&d.plan)), vec!["u1", "u2"]);
+    }
+
+    #[test]
+    fn g5_group_managed_by_another_directory_cannot_be_taken() {
+        let og = org_group("og-1", "Engineering", by(OTHER_DIR), Some("g-9"));
+        let r = assert_refused_409(create(&names(None, Some(og)), "Engineering"));
+        assert!(r.error.detail.contains(OTHER_DIR), "{}", r.error.detail);
+    }
+
+    #[test]
+    fn g5_org_group_linked_to_another_scim_group_of_the_directory_is_refused() {
+        let og = org_group("og-1", "Engineering", by(DIR), Some("g-9"));
+        let r = assert_refused_409(create(&names(None, Some(og)), "Engineering"));
+        assert!(r.error.detail.contains("g-9"), "{}", r.error.detail);
+    }
+
+    #[test]
+    fn g1_display_name_used_by_another_group_of_the_directory_is_refused() {
+        let r = assert_refused_409(create(&names(Some("g-9"), None), "Engineering"));
+        assert!(r.error.detail.contains("Engineering") && r.error.detail.contains("g-9"));
+    }
+
+    // ---- change ----
+
+    #[test]
+    fn g6_membership_only_change_touches_the_group_instead_of_putting_it() {
+        let g = group("Engineering", Some("og-1"), false);
+        let change = MemberChange {
+            added: members(&["u3"]),
+            removed: members(&["u1"]),
+        };
+        for new_doc in [None, Some(g.doc.clone())] {
+            let d = plan_group_change(
+                &gctx(),
+                &g,
+                new_doc,
+                &GroupNameState::default(),
+                None,
+                &change,
+            )
+            .unwrap();
+            assert_one_write_per_item(&d.plan);
+            assert!(group_put(&d.plan).is_none(), "{:#?}", d.plan.writes);
+            assert!(d.plan.writes.contains(&Write::TouchGroup {
+                directory_id: DIR.into(),
+                group_id: "g1".into(),
+                last_modified: NOW.into(),
+            }));
+            assert_eq!(member_ids(puts(&d.plan)), vec!["u3"]);
+            assert_eq!(member_ids(deletes(&d.plan)), vec!["u1"]);
+            assert!(guard_puts(&d.plan).is_empty() && guard_deletes(&d.plan).is_empty());
+            assert_eq!(only_event(&d.plan).outcome, Outcome::Updated);
+        }
+    }
+
+    #[test]
+    fn g1_document_change_puts_the_group_at_its_version() {
+        let g = group("Engineering", Some("og-1"), false);
+        let new_doc =
+            json!({"schemas": [GROUP_SCHEMA], "displayName": "Engineering", "externalId": "ext-2"});
+        for change in [
+            MemberChange::default(),
+            MemberChange {
+                added: members(&["u3"]),
+                removed: Vec::new(),
+            },
+        ] {
+            let d = plan_group_change(
+                &gctx(),
+                &g,
+                Some(new_doc.clone()),
+                &GroupNameState::default(),
+                None,
+                &change,
+            )
+            .unwrap();
+            assert_one_write_per_item(&d.plan);
+            let (next, cond) = group_put(&d.plan).unwrap();
+            assert_eq!(*cond, Condition::Version(7));
+            assert_eq!(next.version, 8);
+            assert_eq!(next.doc, new_doc);
+            assert_eq!(next.last_modified, NOW);
+            assert!(d
+                .plan
+                .writes
+                .iter()
+                .all(|w| !matches!(w, Write::TouchGroup { .. })));
+            assert!(guard_puts(&d.plan).is_empty() && org_group_puts(&d.plan).is_empty());
+            assert_eq!(member_ids(puts(&d.plan)), change.added);
+        }
+    }
+
+    #[test]
+    fn g1_rename_of_a_linked_group_renames_the_org_group_and_moves_its_name_guard() {
+        let g = group("Engineering", Some("og-1"), false);
+        let d = plan_group_change(
+            &gctx(),
+            &g,
+            Some(group_doc("Platform")),
+            &GroupNameState::default(),
+            Some(&linked_og()),
+            &MemberChange::default(),
+        )
+        .unwrap();
+        assert_one_write_per_item(&d.plan);
+        let guards = guard_puts(&d.plan);
+        assert!(guards.contains(&(&group_name_guard("platform"), "g1", &Condition::Absent)));
+        assert!(guards.contains(&(
+            &org_group_name_guard("platform"),
+            "og-1",
+            &Condition::Absent
+        )));
+        let dels = guard_deletes(&d.plan);
+        assert!(dels.contains(&(
+            &group_name_guard("engineering"),
+            &Condition::OwnedBy("g1".into())
+        )));
+        assert!(dels.contains(&(
+            &org_group_name_guard("engineering"),
+            &Condition::OwnedBy("og-1".into())
+        )));
+        let ogs = org_group_puts(&d.plan);
+        assert_eq!(ogs.len(), 1);
+        assert_eq!(ogs[0].0.name, "Platform");
+        assert_eq!(ogs[0].0.managed_by, by(DIR));
+        assert_eq!(*ogs[0].1, Condition::Version(2));
+        let (next, cond) = group_put(&d.plan).unwrap();
+        assert_eq!(*cond, Condition::Version(7));
+        assert_eq!(next.org_group_id.as_deref(), Some("og-1"));
+        assert!(!next.held);
+        assert!(conflict_writes(&d.plan).is_empty());
+        assert_eq!(only_event(&d.plan).outcome, Outcome::Updated);
+    }
+
+    #[test]
+    fn g1_case_only_rename_of_a_linked_group_renames_the_org_group() {
+        let g = group("engineering", Some("og-1"), false);
+        let og = org_group("og-1", "engineering", by(DIR), Some("g1"));
+        let d = plan_group_change(
+            &gctx(),
+            &g,
+            Some(group_doc("Engineering")),
+            &GroupNameState::default(),
+            Some(&og),
+            &MemberChange::default(),
+        )
+        .unwrap();
+        assert_one_write_per_item(&d.plan);
+        let ogs = org_group_puts(&d.plan);
+        assert_eq!(ogs.len(), 1, "{:#?}", d.plan.writes);
+        assert_eq!(ogs[0].0.name, "Engineering");
+    }
+
+    #[test]
+    fn g1_rename_of_a_linked_group_to_another_org_groups_name_is_refused() {
+        let g = group("Engineering", Some("og-1"), false);
+        for other in [
+            org_group("og-2", "Platform", ManagedBy::Admin, None),
+            org_group("og-2", "Platform", by(DIR), Some("g-9")),
+        ] {
+            let r = plan_group_change(
+                &gctx(),
+                &g,
+                Some(group_doc("Platform")),
+                &names(None, Some(other)),
+                Some(&linked_og()),
+                &MemberChange::default(),
+            );
+            let r = assert_refused_409(r);
+            assert!(r.error.detail.contains("Platform"));
+        }
+    }
+
+    #[test]
+    fn g1_rename_to_a_name_another_scim_group_of_the_directory_has_is_refused() {
+        let g = group("Engineering", Some("og-1"), false);
+        let r = plan_group_change(
+            &gctx(),
+            &g,
+            Some(group_doc("Platform")),
+            &names(Some("g-9"), None),
+            Some(&linked_og()),
+            &MemberChange {
+                added: members(&["u3"]),
+                removed: Vec::new(),
+            },
+        );
+        assert_refused_409(r);
+        // Its own guard (a stale read of itself) is no conflict.
+        let d = plan_group_change(
+            &gctx(),
+            &g,
+            Some(group_doc("Platform")),
+            &names(Some("g1"), None),
+            Some(&linked_og()),
+            &MemberChange::default(),
+        );
+        assert!(d.is_ok());
+    }
+
+    #[test]
+    fn g3_held_group_renamed_to_a_free_name_gets_an_org_group_and_releases_its_hold() {
+        let g = group("Engineering", Some("og-admin"), true);
+        let admin = org_group("og-admin", "Engineering", ManagedBy::Admin, None);
+        let d = plan_group_change(
+            &gctx(),
+            &g,
+            Some(group_doc("Platform")),
+            &GroupNameState::default(),
+            Some(&admin),
+            &MemberChange::default(),
+        )
+        .unwrap();
+        assert_one_write_per_item(&d.plan);
+        let conflicts = conflict_writes(&d.plan);
+        assert_eq!(conflicts.len(), 1);
+        let Write::Delete(Record::Conflict(c), _) = conflicts[0] else {
+            panic!("the hold is released: {conflicts:?}")
+        };
+        assert_eq!(
+            record_key(&Record::Conflict(c.clone())),
+            crate::store::keys::conflict(ORG, DIR, "g1")
+        );
+        let ogs = org_group_puts(&d.plan);
+        assert_eq!(
+            ogs.len(),
+            1,
+            "only the new org group; the admin's is untouched"
+        );
+        let (og, cond) = ogs[0];
+        assert_eq!(*cond, Condition::Absent);
+        assert_ne!(og.id, "og-admin");
+        assert_eq!(og.name, "Platform");
+        assert_eq!(og.managed_by, by(DIR));
+        assert!(guard_puts(&d.plan).contains(&(
+            &org_group_name_guard("platform"),
+            og.id.as_str(),
+            &Condition::Absent
+        )));
+        assert!(guard_deletes(&d.plan)
+            .iter()
+            .all(|(g, _)| !matches!(g, Guard::OrgGroupName { .. })));
+        let (next, _) = group_put(&d.plan).unwrap();
+        assert!(!next.held);
+        assert_eq!(next.org_group_id.as_deref(), Some(og.id.as_str()));
+        assert_eq!(d.outcome, Outcome::Created);
+    }
+
+    #[test]
+    fn g2_held_group_renamed_to_another_admin_groups_name_stays_held_with_one_conflict_write() {
+        let g = group("Engineering", Some("og-admin"), true);
+        let admin = org_group("og-admin", "Engineering", ManagedBy::Admin, None);
+        let other = org_group("og-admin-2", "Platform", ManagedBy::Admin, None);
+        let d = plan_group_change(
+            &gctx(),
+            &g,
+            Some(group_doc("Platform")),
+            &names(None, Some(other)),
+            Some(&admin),
+            &MemberChange::default(),
+        )
+        .unwrap();
+        assert_one_write_per_item(&d.plan);
+        let conflicts = conflict_writes(&d.plan);
+        assert_eq!(conflicts.len(), 1, "{conflicts:#?}");
+        let Write::Put(Record::Conflict(c), _) = conflicts[0] else {
+            panic!("one conflict put: {conflicts:?}")
+        };
+        assert_eq!(c.org_group_id, "og-admin-2");
+        assert_eq!(c.name, "Platform");
+        assert!(org_group_puts(&d.plan).is_empty());
+        let (next, _) = group_put(&d.plan).unwrap();
+        assert!(next.held);
+        assert_eq!(next.org_group_id.as_deref(), Some("og-admin-2"));
+        assert_eq!(d.outcome, Outcome::Conflict);
+    }
+
+    #[test]
+    fn g3_held_group_renamed_to_a_group_the_directory_manages_links_it() {
+        let g = group("Engineering", Some("og-admin"), true);
+        let mine = org_group("og-1", "Platform", by(DIR), None);
+        let d = plan_group_change(
+            &gctx(),
+            &g,
+            Some(group_doc("Platform")),
+            &names(None, Some(mine)),
+            None,
+            &MemberChange::default(),
+        )
+        .unwrap();
+        assert_one_write_per_item(&d.plan);
+        assert!(matches!(
+            conflict_writes(&d.plan)[..],
+            [Write::Delete(Record::Conflict(_), _)]
+        ));
+        assert_eq!(d.group.org_group_id.as_deref(), Some("og-1"));
+        assert!(!d.group.held);
+        assert_eq!(d.outcome, Outcome::Linked);
+    }
+
+    #[test]
+    fn g2_membership_of_a_held_group_is_recorded_not_applied() {
+        let g = group("Engineering", Some("og-admin"), true);
+        let d = plan_group_change(
+            &gctx(),
+            &g,
+            None,
+            &GroupNameState::default(),
+            None,
+            &MemberChange {
+                added: members(&["u3", "u4"]),
+                removed: Vec::new(),
+            },
+        )
+        .unwrap();
+        assert_one_write_per_item(&d.plan);
+        assert_eq!(member_ids(puts(&d.plan)), vec!["u3", "u4"]);
+        assert!(org_group_puts(&d.plan).is_empty() && conflict_writes(&d.plan).is_empty());
+        assert!(d.group.held);
+        let e = only_event(&d.plan);
+        assert!(e.message.contains("held, not applied"), "{}", e.message);
+    }
+
+    // ---- delete ----
+
+    #[test]
+    fn g1_delete_hands_the_linked_org_group_back_to_admin_and_removes_every_member() {
+        let g = group("Engineering", Some("og-1"), false);
+        let d = plan_group_delete(&gctx(), &g, Some(&linked_og()), &members(&["u1", "u2"]));
+        assert_one_write_per_item(&d.plan);
+        assert_eq!(member_ids(deletes(&d.plan)), vec!["u1", "u2"]);
+        assert!(guard_deletes(&d.plan).contains(&(
+            &group_name_guard("engineering"),
+            &Condition::OwnedBy("g1".into())
+        )));
+        assert!(
+            guard_deletes(&d.plan)
+                .iter()
+                .all(|(g, _)| !matches!(g, Guard::OrgGroupName { .. })),
+            "the org group stays, with its name"
+        );
+        assert!(deletes(&d.plan).contains(&(&Record::Group(g.clone()), &Condition::Version(7))));
+        let ogs = org_group_puts(&d.plan);
+        assert_eq!(ogs.len(), 1);
+        let (og, cond) = ogs[0];
+        assert_eq!(*cond, Condition::Version(2));
+        assert_eq!(og.managed_by, ManagedBy::Admin);
+        assert_eq!(og.scim_group, None);
+        assert_eq!(og.roles, linked_og().roles);
+        assert!(conflict_writes(&d.plan).is_empty());
+        assert_eq!(d.outcome, Outcome::Deleted);
+        assert_eq!(only_event(&d.plan).outcome, Outcome::Deleted);
+    }
+
+    #[test]
+    fn g2_delete_of_a_held_group_releases_its_conflict() {
+        let g = group("Engineering", Some("og-admin"), true);
+        let admin = org_group("og-admin", "Engineering", ManagedBy::Admin, None);
+        let d = plan_group_delete(&gctx(), &g, Some(&admin), &members(&["u1"]));
+        assert_one_write_per_item(&d.plan);
+        assert!(matches!(
+            conflict_writes(&d.plan)[..],
+            [Write::Delete(Record::Conflict(_), Condition::Always)]
+        ));
+        assert!(org_group_puts(&d.plan).is_empty());
+        assert_eq!(member_ids(deletes(&d.plan)), vec!["u1"]);
+    }
+
+    #[test]
+    fn g5_delete_leaves_an_org_group_linked_to_another_scim_group_alone() {
+        let g = group("Engineering", Some("og-1"), false);
+        let og = org_group("og-1", "Engineering", by(DIR), Some("g-9"));
+        let d = plan_group_delete(&gctx(), &g, Some(&og), &[]);
+        assert_one_write_per_item(&d.plan);
+        assert!(org_group_puts(&d.plan).is_empty());
+    }
+
+    // ---- E1 ----
+
+    #[test]
+    fn e1_group_events_carry_the_scim_id_and_external_id() {
+        let d = create(&GroupNameState::default(), "Engineering").unwrap();
+        let e = only_event(&d.plan);
+        assert_eq!(e.scim_id.as_deref(), Some("g1"));
+        assert_eq!(e.external_id.as_deref(), Some("ext-g1"));
+        assert_eq!(e.directory_id.as_deref(), Some(DIR));
+        assert_eq!(e.request_id.as_deref(), Some("req-1"));
+        assert_eq!(e.operation, "POST /Groups");
+        assert!(e.message.contains("2 members"), "{}", e.message);
+    }
+
+    fn org_group_variants(name: &str) -> Vec<Option<OrgGroupRecord>> {
+        vec![
+            None,
+            Some(org_group("og-n", name, ManagedBy::Admin, None)),
+            Some(org_group("og-n", name, by(DIR), None)),
+            Some(org_group("og-n", name, by(DIR), Some("g1"))),
+            Some(org_group("og-n", name, by(DIR), Some("g-9"))),
+            Some(org_group("og-n", name, by(OTHER_DIR), Some("g-9"))),
+            // The group's own org groups, found again under the new name.
+            Some(org_group("og-1", name, by(DIR), Some("g1"))),
+            Some(org_group("og-admin", name, ManagedBy::Admin, None)),
+        ]
+    }
+
+    #[test]
+    fn e1_no_group_plan_writes_one_item_twice() {
+        let ctx = gctx();
+        let changes = [
+            MemberChange::default(),
+            MemberChange {
+                added: members(&["u3", "u4"]),
+                removed: members(&["u1"]),
+            },
+        ];
+        let stored = [
+            group("Engineering", Some("og-1"), false),
+            group("Engineering", Some("og-admin"), true),
+            group("Engineering", None, false),
+        ];
+        let linked_variants = [
+            None,
+            Some(linked_og()),
+            Some(org_group("og-admin", "Engineering", ManagedBy::Admin, None)),
+            Some(org_group(
+                "og-1",
+                "Eng (renamed by admin)",
+                by(DIR),
+                Some("g1"),
+            )),
+        ];
+        let mut plans = 0;
+        for name in ["Engineering", "engineering", "Platform"] {
+            for og in org_group_variants(name) {
+                for owner in [None, Some("g1"), Some("g-9")] {
+                    let state = names(owner, og.clone());
+                    let r = plan_group_create(
+                        &ctx,
+                        &state,
+                        "g1",
+                        group_doc(name),
+                        &members(&["u1", "u2"]),
+                    );
+                    match r {
+                        Ok(d) => assert_one_write_per_item(&d.plan),
+                        Err(e) => assert_eq!(e.plan.writes.len(), 1),
+                    }
+                    plans += 1;
+                    for g in &stored {
+                        for linked in &linked_variants {
+                            for new_doc in [
+                                None,
+                                Some(g.doc.clone()),
+                                Some(group_doc(name)),
+                                Some(json!({"displayName": name, "externalId": "ext-2"})),
+                            ] {
+                                for change in &changes {
+                                    match plan_group_change(
+                                        &ctx,
+                                        g,
+                                        new_doc.clone(),
+                                        &state,
+                                        linked.as_ref(),
+                                        change,
+                                    ) {
+                                        Ok(d) => {
+                                            assert_one_write_per_item(&d.plan);
+                                            assert_eq!(d.plan.events().count(), 1);
+                                        }
+                                        Err(e) => assert_eq!(e.plan.writes.len(), 1),
+                                    }
+                                    plans += 1;
+                                }
+                            }
+                            let d = plan_group_delete(
+                                &ctx,
+                                g,
+                                linked.as_ref(),
+                                &members(&["u1", "u2"]),
+                            );
+                            assert_one_write_per_item(&d.plan);
+                            plans += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(plans > 1_000, "{plans}");
+        // The key helper tells a group's touch and put apart from nothing: same item.
+        let g = group("Engineering", None, false);
+        assert_eq!(
+            write_key(&Write::TouchGroup {
+                directory_id: DIR.into(),
+                group_id: "g1".into(),
+                last_modified: NOW.into()
+            }),
+            record_key(&Record::Group(g))
+        );
     }
 }

@@ -900,3 +900,1425 @@ pub fn plan_user_delete(
         link,
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! The user decisions (L1-L3, L5-L7, L9, E1). The fixtures and the item-key helper are
+    //! shared with the tests of `groups` and `accounts`.
+
+    use std::collections::HashSet;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::directory::plan::Write;
+    use crate::scim::error::ScimType;
+    use crate::scim::schema::USER_SCHEMA;
+    use crate::store::keys;
+
+    pub(crate) const ORG: &str = "org1";
+    pub(crate) const DIR: &str = "dir1";
+    pub(crate) const OTHER_DIR: &str = "dir2";
+    pub(crate) const NOW: &str = "2026-03-04T05:06:07.890Z";
+    pub(crate) const EARLIER: &str = "2026-01-01T00:00:00.000Z";
+
+    pub(crate) fn ctx() -> WriteContext {
+        WriteContext {
+            org_id: ORG.into(),
+            verified_domains: vec!["example.com".into()],
+            default_groups: Vec::new(),
+            directory_id: DIR.into(),
+            idp: "okta".into(),
+            request_id: Some("req-1".into()),
+            now: NOW.into(),
+            operation: "POST /Users".into(),
+            quirks: vec!["okta-string-boolean".into()],
+        }
+    }
+
+    /// A canonical SCIM user document with one primary work email.
+    pub(crate) fn user_doc(user_name: &str, email: Option<&str>) -> Value {
+        let mut doc = json!({
+            "schemas": [USER_SCHEMA],
+            "userName": user_name,
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "active": true,
+        });
+        if let Some(e) = email {
+            doc["emails"] = json!([{"value": e, "primary": true, "type": "work"}]);
+        }
+        doc
+    }
+
+    pub(crate) fn set(mut doc: Value, key: &str, value: Value) -> Value {
+        doc[key] = value;
+        doc
+    }
+
+    pub(crate) fn user(id: &str, doc: Value, account_id: Option<&str>) -> UserRecord {
+        UserRecord {
+            directory_id: DIR.into(),
+            id: id.into(),
+            doc,
+            version: 3,
+            created: EARLIER.into(),
+            last_modified: EARLIER.into(),
+            account_id: account_id.map(str::to_string),
+        }
+    }
+
+    pub(crate) fn owner_profile() -> Profile {
+        Profile {
+            display_name: Some("Chosen By Owner".into()),
+            given_name: Some("Owner".into()),
+            family_name: Some("Chosen".into()),
+            title: Some("Owner's title".into()),
+            department: None,
+        }
+    }
+
+    /// An unlinked account managed by admin.
+    pub(crate) fn account(id: &str, email: &str, origin: Origin) -> AccountRecord {
+        AccountRecord {
+            org_id: ORG.into(),
+            id: id.into(),
+            email: email.into(),
+            origin,
+            managed_by: ManagedBy::Admin,
+            status: AccountStatus::Active,
+            profile: owner_profile(),
+            link: None,
+            version: 5,
+            created: EARLIER.into(),
+            last_modified: EARLIER.into(),
+        }
+    }
+
+    /// `account` linked to SCIM user `user_id` of `directory_id`, managed by that directory
+    /// when its email is managed (as L2 leaves it).
+    pub(crate) fn linked(mut a: AccountRecord, directory_id: &str, user_id: &str) -> AccountRecord {
+        a.link = Some(LinkRef {
+            directory_id: directory_id.into(),
+            user_id: user_id.into(),
+        });
+        if account_kind(&["example.com".to_string()], &a.email) == AccountKind::Managed {
+            a.managed_by = ManagedBy::Directory {
+                directory_id: directory_id.into(),
+            };
+        }
+        a
+    }
+
+    fn by_dir() -> ManagedBy {
+        ManagedBy::Directory {
+            directory_id: DIR.into(),
+        }
+    }
+
+    // ---- the item key of every write, as `store::items::record_key` derives it ----
+
+    pub(crate) fn record_key(r: &Record) -> (String, String) {
+        match r {
+            Record::Org(o) => keys::org(&o.id),
+            Record::Directory(d) => keys::directory(&d.id),
+            Record::Token(t) => keys::token(&t.hash),
+            Record::User(u) => keys::user(&u.directory_id, &u.id),
+            Record::Account(a) => keys::account(&a.org_id, &a.id),
+            Record::Guard(g, _) => match g {
+                Guard::UserName {
+                    directory_id,
+                    lower,
+                } => keys::user_name_guard(directory_id, lower),
+                Guard::ExternalId {
+                    directory_id,
+                    external_id,
+                } => keys::external_id_guard(directory_id, external_id),
+                Guard::AccountEmail { org_id, email } => keys::account_email_guard(org_id, email),
+                Guard::GroupName {
+                    directory_id,
+                    lower,
+                } => keys::group_name_guard(directory_id, lower),
+                Guard::OrgGroupName { org_id, lower } => keys::org_group_name_guard(org_id, lower),
+            },
+            Record::UserEmail {
+                directory_id,
+                email,
+                user_id,
+            } => keys::user_email(directory_id, email, user_id),
+            Record::Event(e) => {
+                let day = keys::day_of(&e.time);
+                let pk = match &e.directory_id {
+                    Some(d) => keys::directory_log(d, day),
+                    None => keys::admin_log(&e.org_id, day),
+                };
+                (pk, format!("{}#{}", e.time, e.id))
+            }
+            Record::Group(g) => keys::group(&g.directory_id, &g.id),
+            Record::Conflict(c) => keys::conflict(&c.org_id, &c.directory_id, &c.group_id),
+            Record::OrgGroup(g) => keys::org_group(&g.org_id, &g.id),
+            Record::Member {
+                directory_id,
+                group_id,
+                user_id,
+            } => keys::member(directory_id, group_id, user_id),
+            Record::OrgMember {
+                org_id,
+                org_group_id,
+                account_id,
+            } => keys::org_member(org_id, org_group_id, account_id),
+        }
+    }
+
+    pub(crate) fn write_key(w: &Write) -> (String, String) {
+        match w {
+            Write::Put(r, _) | Write::Delete(r, _) => record_key(r),
+            Write::TouchGroup {
+                directory_id,
+                group_id,
+                ..
+            } => keys::group(directory_id, group_id),
+        }
+    }
+
+    /// A plan is one DynamoDB transaction, which refuses two operations on one item.
+    pub(crate) fn assert_one_write_per_item(plan: &Plan) {
+        let mut seen = HashSet::new();
+        for w in &plan.writes {
+            let k = write_key(w);
+            assert!(
+                seen.insert(k.clone()),
+                "two writes to item {k:?} in one plan: {:#?}",
+                plan.writes
+            );
+        }
+    }
+
+    // ---- reading plans ----
+
+    pub(crate) fn puts(plan: &Plan) -> Vec<(&Record, &Condition)> {
+        plan.writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Put(r, c) => Some((r, c)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub(crate) fn deletes(plan: &Plan) -> Vec<(&Record, &Condition)> {
+        plan.writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Delete(r, c) => Some((r, c)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub(crate) fn account_puts(plan: &Plan) -> Vec<(&AccountRecord, &Condition)> {
+        puts(plan)
+            .into_iter()
+            .filter_map(|(r, c)| match r {
+                Record::Account(a) => Some((a, c)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The one account put for `id`.
+    pub(crate) fn account_put<'a>(plan: &'a Plan, id: &str) -> (&'a AccountRecord, &'a Condition) {
+        let found: Vec<_> = account_puts(plan)
+            .into_iter()
+            .filter(|(a, _)| a.id == id)
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "one put of account {id}: {:#?}",
+            plan.writes
+        );
+        found[0]
+    }
+
+    pub(crate) fn guard_puts(plan: &Plan) -> Vec<(&Guard, &str, &Condition)> {
+        puts(plan)
+            .into_iter()
+            .filter_map(|(r, c)| match r {
+                Record::Guard(g, owner) => Some((g, owner.as_str(), c)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub(crate) fn guard_deletes(plan: &Plan) -> Vec<(&Guard, &Condition)> {
+        deletes(plan)
+            .into_iter()
+            .filter_map(|(r, c)| match r {
+                Record::Guard(g, _) => Some((g, c)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub(crate) fn org_member_puts(plan: &Plan) -> Vec<(String, String)> {
+        puts(plan)
+            .into_iter()
+            .filter_map(|(r, _)| match r {
+                Record::OrgMember {
+                    org_group_id,
+                    account_id,
+                    ..
+                } => Some((org_group_id.clone(), account_id.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The plan's only event.
+    pub(crate) fn only_event(plan: &Plan) -> &EventRecord {
+        let events: Vec<_> = plan.events().collect();
+        assert_eq!(events.len(), 1, "one event: {:#?}", plan.writes);
+        events[0]
+    }
+
+    pub(crate) fn email_guard(email: &str) -> Guard {
+        Guard::AccountEmail {
+            org_id: ORG.into(),
+            email: email.into(),
+        }
+    }
+
+    fn state_with_email_account(a: AccountRecord) -> UserWriteState {
+        UserWriteState {
+            email_account: Some(a),
+            ..Default::default()
+        }
+    }
+
+    fn create(state: &UserWriteState, doc: Value) -> UserDecision {
+        let d = plan_user_create(&ctx(), state, "u1", doc).unwrap();
+        assert_one_write_per_item(&d.plan);
+        d
+    }
+
+    fn refused(r: Result<UserDecision, Refusal>) -> Refusal {
+        let refusal = r.expect_err("a refusal");
+        assert_one_write_per_item(&refusal.plan);
+        refusal
+    }
+
+    /// A refusal writes its event and nothing else (L3, E1, S7).
+    fn assert_refusal_is_one_logged_409(r: &Refusal) {
+        assert_eq!(r.error.status, 409);
+        assert_eq!(r.error.scim_type, Some(ScimType::Uniqueness));
+        assert_eq!(
+            r.plan.writes.len(),
+            1,
+            "only the event: {:#?}",
+            r.plan.writes
+        );
+        let e = only_event(&r.plan);
+        assert_eq!(e.outcome, Outcome::Refused);
+        assert!(e.message.contains(&r.error.detail), "{}", e.message);
+    }
+
+    // ---- L1 create links, never duplicates ----
+
+    #[test]
+    fn l1_new_email_creates_scim_account_with_email_guard_and_link() {
+        let d = create(
+            &UserWriteState::default(),
+            user_doc("ada@example.com", Some(" Ada@Example.com ")),
+        );
+        let LinkDecision::Created { account_id } = &d.link else {
+            panic!("created: {:?}", d.link)
+        };
+        let (a, cond) = account_put(&d.plan, account_id);
+        assert_eq!(*cond, Condition::Absent);
+        assert_eq!(a.origin, Origin::Scim);
+        assert_eq!(a.email, "ada@example.com", "normalized");
+        assert_eq!(a.status, AccountStatus::Active);
+        assert_eq!(a.managed_by, by_dir());
+        assert_eq!(
+            a.link,
+            Some(LinkRef {
+                directory_id: DIR.into(),
+                user_id: "u1".into()
+            })
+        );
+        assert!(guard_puts(&d.plan).contains(&(
+            &email_guard("ada@example.com"),
+            account_id.as_str(),
+            &Condition::Absent
+        )));
+        assert_eq!(d.user.account_id.as_deref(), Some(account_id.as_str()));
+        assert_eq!(d.user.version, 1);
+        assert!(puts(&d.plan).contains(&(&Record::User(d.user.clone()), &Condition::Absent)));
+        assert_eq!(only_event(&d.plan).outcome, Outcome::Created);
+    }
+
+    #[test]
+    fn l1_new_external_email_creates_account_managed_by_admin() {
+        let d = create(
+            &UserWriteState::default(),
+            user_doc("bob", Some("bob@partner.org")),
+        );
+        let LinkDecision::Created { account_id } = &d.link else {
+            panic!("created: {:?}", d.link)
+        };
+        let (a, _) = account_put(&d.plan, account_id);
+        assert_eq!(a.origin, Origin::Scim);
+        assert_eq!(a.managed_by, ManagedBy::Admin);
+    }
+
+    #[test]
+    fn l1_existing_account_of_any_origin_is_linked_never_duplicated() {
+        for origin in [Origin::Invited, Origin::Jit, Origin::Admin, Origin::Scim] {
+            for email in ["ada@example.com", "ada@partner.org"] {
+                let existing = account("acc-1", email, origin);
+                let d = create(
+                    &state_with_email_account(existing.clone()),
+                    user_doc("ada", Some(&email.to_uppercase())),
+                );
+                assert_eq!(linked_id(&d.link).as_deref(), Some("acc-1"), "{origin:?}");
+                assert_eq!(account_puts(&d.plan).len(), 1, "no second account");
+                let (a, cond) = account_put(&d.plan, "acc-1");
+                assert_eq!(*cond, Condition::Version(5));
+                assert_eq!(a.version, 6);
+                assert_eq!(a.origin, origin, "the origin stays");
+                assert_eq!(a.email, email);
+                assert_eq!(
+                    a.link,
+                    Some(LinkRef {
+                        directory_id: DIR.into(),
+                        user_id: "u1".into()
+                    })
+                );
+                assert!(
+                    guard_puts(&d.plan)
+                        .iter()
+                        .all(|(g, _, _)| !matches!(g, Guard::AccountEmail { .. })),
+                    "the email guard is the existing account's"
+                );
+                assert_eq!(d.user.account_id.as_deref(), Some("acc-1"));
+            }
+        }
+    }
+
+    #[test]
+    fn l1_user_without_email_is_created_without_account() {
+        let d = create(&UserWriteState::default(), user_doc("ada", None));
+        assert_eq!(d.link, LinkDecision::NoEmail);
+        assert_eq!(d.user.account_id, None);
+        assert!(account_puts(&d.plan).is_empty());
+        assert!(guard_puts(&d.plan)
+            .iter()
+            .all(|(g, _, _)| !matches!(g, Guard::AccountEmail { .. })));
+        let e = only_event(&d.plan);
+        assert_eq!(e.outcome, Outcome::Created);
+        assert_eq!(e.email, None);
+    }
+
+    #[test]
+    fn l1_user_name_that_is_an_email_links_when_there_are_no_emails() {
+        let d = create(
+            &UserWriteState::default(),
+            user_doc("Ada@Example.com", None),
+        );
+        let LinkDecision::Created { account_id } = &d.link else {
+            panic!("created: {:?}", d.link)
+        };
+        assert_eq!(account_put(&d.plan, account_id).0.email, "ada@example.com");
+    }
+
+    #[test]
+    fn l1_create_writes_user_guards_and_email_index() {
+        let doc = set(
+            user_doc("Ada.L", Some("ada@example.com")),
+            "externalId",
+            json!("00u1"),
+        );
+        let doc = set(
+            doc,
+            "emails",
+            json!([
+                {"value": "ada@home.net", "type": "home"},
+                {"value": "ada@example.com", "primary": true, "type": "work"},
+            ]),
+        );
+        let d = create(&UserWriteState::default(), doc);
+        let guards = guard_puts(&d.plan);
+        assert!(guards.contains(&(
+            &Guard::UserName {
+                directory_id: DIR.into(),
+                lower: "ada.l".into()
+            },
+            "u1",
+            &Condition::Absent
+        )));
+        assert!(guards.contains(&(
+            &Guard::ExternalId {
+                directory_id: DIR.into(),
+                external_id: "00u1".into()
+            },
+            "u1",
+            &Condition::Absent
+        )));
+        let index: Vec<&str> = puts(&d.plan)
+            .into_iter()
+            .filter_map(|(r, _)| match r {
+                Record::UserEmail { email, .. } => Some(email.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(index, vec!["ada@example.com", "ada@home.net"]);
+    }
+
+    #[test]
+    fn l1_new_account_joins_the_default_groups_and_a_linked_one_does_not() {
+        let mut c = ctx();
+        c.default_groups = vec!["dg-1".into(), "dg-2".into()];
+        let d = plan_user_create(
+            &c,
+            &UserWriteState::default(),
+            "u1",
+            user_doc("ada", Some("ada@example.com")),
+        )
+        .unwrap();
+        assert_one_write_per_item(&d.plan);
+        let id = linked_id(&d.link).unwrap();
+        assert_eq!(
+            org_member_puts(&d.plan),
+            vec![("dg-1".to_string(), id.clone()), ("dg-2".to_string(), id)]
+        );
+        let d = plan_user_create(
+            &c,
+            &state_with_email_account(account("acc-1", "ada@example.com", Origin::Invited)),
+            "u1",
+            user_doc("ada", Some("ada@example.com")),
+        )
+        .unwrap();
+        assert!(org_member_puts(&d.plan).is_empty());
+    }
+
+    // ---- L2 take-over ----
+
+    #[test]
+    fn l2_managed_account_is_taken_over_and_its_profile_overwritten() {
+        let doc = set(
+            user_doc("ada", Some("ada@example.com")),
+            "title",
+            json!("Engineer"),
+        );
+        let d = create(
+            &state_with_email_account(account("acc-1", "ada@example.com", Origin::Invited)),
+            doc.clone(),
+        );
+        assert_eq!(
+            d.link,
+            LinkDecision::TookOver {
+                account_id: "acc-1".into()
+            }
+        );
+        let (a, _) = account_put(&d.plan, "acc-1");
+        assert_eq!(a.managed_by, by_dir());
+        assert_eq!(a.profile, profile_from_doc(&doc));
+        assert_eq!(a.profile.title.as_deref(), Some("Engineer"));
+        assert_eq!(only_event(&d.plan).outcome, Outcome::TookOver);
+    }
+
+    #[test]
+    fn l2_external_account_is_linked_and_keeps_its_profile_and_manager() {
+        let d = create(
+            &state_with_email_account(account("acc-1", "ada@partner.org", Origin::Jit)),
+            user_doc("ada", Some("ada@partner.org")),
+        );
+        assert_eq!(
+            d.link,
+            LinkDecision::Linked {
+                account_id: "acc-1".into()
+            }
+        );
+        let (a, _) = account_put(&d.plan, "acc-1");
+        assert_eq!(a.profile, owner_profile());
+        assert_eq!(a.managed_by, ManagedBy::Admin);
+        assert!(a.link.is_some());
+        assert_eq!(only_event(&d.plan).outcome, Outcome::Linked);
+    }
+
+    #[test]
+    fn l2_replace_syncs_the_profile_only_of_an_account_the_directory_manages() {
+        let old = user(
+            "u1",
+            user_doc("ada", Some("ada@example.com")),
+            Some("acc-1"),
+        );
+        let new = set(old.doc.clone(), "title", json!("CTO"));
+        let managed = linked(account("acc-1", "ada@example.com", Origin::Scim), DIR, "u1");
+        let state = UserWriteState {
+            existing: Some(old.clone()),
+            linked_account: Some(managed),
+            ..Default::default()
+        };
+        let d = plan_user_replace(&ctx(), &state, new.clone()).unwrap();
+        assert_one_write_per_item(&d.plan);
+        assert_eq!(
+            d.link,
+            LinkDecision::Kept {
+                account_id: "acc-1".into()
+            }
+        );
+        assert_eq!(
+            account_put(&d.plan, "acc-1").0.profile,
+            profile_from_doc(&new)
+        );
+        assert_eq!(only_event(&d.plan).outcome, Outcome::Updated);
+
+        let old = user(
+            "u1",
+            user_doc("ada", Some("ada@partner.org")),
+            Some("acc-1"),
+        );
+        let new = set(old.doc.clone(), "title", json!("CTO"));
+        let state = UserWriteState {
+            existing: Some(old),
+            linked_account: Some(linked(
+                account("acc-1", "ada@partner.org", Origin::Jit),
+                DIR,
+                "u1",
+            )),
+            ..Default::default()
+        };
+        let d = plan_user_replace(&ctx(), &state, new).unwrap();
+        assert!(
+            account_puts(&d.plan).is_empty(),
+            "nothing of the external account changes: {:#?}",
+            d.plan.writes
+        );
+        assert!(d.plan.writes.iter().any(|w| matches!(
+            w,
+            Write::Put(Record::User(u), Condition::Version(3)) if u.version == 4
+        )));
+    }
+
+    #[test]
+    fn l2_profile_from_doc_reads_names_title_and_department() {
+        let doc = json!({
+            "userName": "ada",
+            "name": {"givenName": "Ada", "familyName": "Lovelace", "formatted": "Lady Ada"},
+            "title": "Engineer",
+            (ENTERPRISE_USER_SCHEMA): {"department": "R&D"},
+        });
+        assert_eq!(
+            profile_from_doc(&doc),
+            Profile {
+                display_name: Some("Lady Ada".into()),
+                given_name: Some("Ada".into()),
+                family_name: Some("Lovelace".into()),
+                title: Some("Engineer".into()),
+                department: Some("R&D".into()),
+            }
+        );
+        let with_display = set(doc.clone(), "displayName", json!("Ada L."));
+        assert_eq!(
+            profile_from_doc(&with_display).display_name.as_deref(),
+            Some("Ada L.")
+        );
+        let names_only = json!({"name": {"givenName": "Ada", "familyName": "Lovelace"}});
+        assert_eq!(
+            profile_from_doc(&names_only).display_name.as_deref(),
+            Some("Ada Lovelace")
+        );
+        let family_only = json!({"name": {"familyName": "Lovelace"}});
+        assert_eq!(
+            profile_from_doc(&family_only).display_name.as_deref(),
+            Some("Lovelace")
+        );
+        assert_eq!(
+            profile_from_doc(&json!({"userName": "x"})),
+            Profile::default()
+        );
+    }
+
+    // ---- L3 one holder ----
+
+    #[test]
+    fn l3_account_linked_to_another_scim_user_is_refused_naming_the_holder() {
+        let held = linked(
+            account("acc-1", "ada@example.com", Origin::Scim),
+            OTHER_DIR,
+            "u-other",
+        );
+        let state = UserWriteState {
+            email_account: Some(held),
+            email_holder: Some(Holder {
+                directory_id: OTHER_DIR.into(),
+                user_id: "u-other".into(),
+                external_id: Some("ext-9".into()),
+            }),
+            ..Default::default()
+        };
+        let r = refused(plan_user_create(
+            &ctx(),
+            &state,
+            "u1",
+            user_doc("ada", Some("Ada@Example.com")),
+        ));
+        assert_refusal_is_one_logged_409(&r);
+        let detail = &r.error.detail;
+        assert!(
+            detail.starts_with("user with email ada@example.com already exists"),
+            "{detail}"
+        );
+        assert!(detail.contains(OTHER_DIR), "{detail}");
+        assert!(detail.contains("u-other"), "{detail}");
+        assert!(detail.contains("ext-9"), "{detail}");
+        let e = only_event(&r.plan);
+        assert_eq!(e.scim_id.as_deref(), Some("u1"));
+        assert_eq!(e.email.as_deref(), Some("ada@example.com"));
+    }
+
+    #[test]
+    fn l3_holder_not_loaded_is_named_from_the_account_link() {
+        let held = linked(
+            account("acc-1", "ada@partner.org", Origin::Scim),
+            DIR,
+            "u-other",
+        );
+        let r = refused(plan_user_create(
+            &ctx(),
+            &state_with_email_account(held),
+            "u1",
+            user_doc("ada", Some("ada@partner.org")),
+        ));
+        assert_refusal_is_one_logged_409(&r);
+        assert!(r.error.detail.contains("u-other") && r.error.detail.contains(DIR));
+    }
+
+    #[test]
+    fn l3_user_name_or_external_id_of_another_user_is_refused() {
+        let state = UserWriteState {
+            user_name_owner: Some("u-other".into()),
+            ..Default::default()
+        };
+        let r = refused(plan_user_create(
+            &ctx(),
+            &state,
+            "u1",
+            user_doc("Ada", Some("ada@example.com")),
+        ));
+        assert_refusal_is_one_logged_409(&r);
+        assert!(r.error.detail.contains("userName 'Ada'") && r.error.detail.contains("u-other"));
+
+        let state = UserWriteState {
+            external_id_owner: Some("u-other".into()),
+            ..Default::default()
+        };
+        let doc = set(user_doc("ada", None), "externalId", json!("ext-1"));
+        let r = refused(plan_user_create(&ctx(), &state, "u1", doc));
+        assert_refusal_is_one_logged_409(&r);
+        assert!(r.error.detail.contains("externalId 'ext-1'"));
+        assert_eq!(only_event(&r.plan).external_id.as_deref(), Some("ext-1"));
+    }
+
+    #[test]
+    fn l3_guards_owned_by_the_user_itself_are_not_a_conflict() {
+        let old = user("u1", user_doc("ada", Some("ada@example.com")), None);
+        let state = UserWriteState {
+            existing: Some(old.clone()),
+            user_name_owner: Some("u1".into()),
+            external_id_owner: Some("u1".into()),
+            ..Default::default()
+        };
+        let new = set(old.doc.clone(), "title", json!("x"));
+        assert!(plan_user_replace(&ctx(), &state, new).is_ok());
+    }
+
+    #[test]
+    fn l3_write_needs_check_only_the_unique_values_that_change() {
+        let doc = set(
+            user_doc("Ada", Some("ada@example.com")),
+            "externalId",
+            json!("e1"),
+        );
+        assert_eq!(
+            user_write_needs(None, &doc),
+            UserWriteNeeds {
+                user_name: Some("ada".into()),
+                external_id: Some("e1".into()),
+                linked_account: None,
+                email: Some("ada@example.com".into()),
+            }
+        );
+        let old = user("u1", doc.clone(), Some("acc-1"));
+        let unchanged = set(doc.clone(), "title", json!("x"));
+        assert_eq!(
+            user_write_needs(Some(&old), &unchanged),
+            UserWriteNeeds {
+                linked_account: Some("acc-1".into()),
+                ..Default::default()
+            }
+        );
+        // userName compares case-insensitively.
+        let recased = set(doc.clone(), "userName", json!("ADA"));
+        assert_eq!(user_write_needs(Some(&old), &recased).user_name, None);
+        let renamed = set(doc.clone(), "userName", json!("ada2"));
+        assert_eq!(
+            user_write_needs(Some(&old), &renamed),
+            UserWriteNeeds {
+                user_name: Some("ada2".into()),
+                linked_account: Some("acc-1".into()),
+                ..Default::default()
+            }
+        );
+        let new_ext = set(doc.clone(), "externalId", json!("e2"));
+        assert_eq!(
+            user_write_needs(Some(&old), &new_ext)
+                .external_id
+                .as_deref(),
+            Some("e2")
+        );
+        let mut no_ext = doc.clone();
+        no_ext.as_object_mut().unwrap().remove("externalId");
+        assert_eq!(user_write_needs(Some(&old), &no_ext).external_id, None);
+    }
+
+    // ---- L5 email change ----
+
+    fn replace_state(old: &UserRecord, linked_account: AccountRecord) -> UserWriteState {
+        UserWriteState {
+            existing: Some(old.clone()),
+            linked_account: Some(linked_account),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn l5_write_needs_load_the_email_account_only_when_the_email_changes() {
+        let old = user(
+            "u1",
+            user_doc("ada", Some("ada@example.com")),
+            Some("acc-1"),
+        );
+        let same = user_doc("ada", Some(" ADA@example.com"));
+        assert_eq!(user_write_needs(Some(&old), &same).email, None);
+        let changed = user_doc("ada", Some("ada.l@example.com"));
+        assert_eq!(
+            user_write_needs(Some(&old), &changed).email.as_deref(),
+            Some("ada.l@example.com")
+        );
+        assert_eq!(
+            user_write_needs(Some(&old), &user_doc("ada", None)).email,
+            None
+        );
+    }
+
+    #[test]
+    fn l5_managed_email_change_changes_the_account_email_and_moves_its_guard() {
+        let old = user(
+            "u1",
+            user_doc("ada", Some("ada@example.com")),
+            Some("acc-1"),
+        );
+        let acc = linked(account("acc-1", "ada@example.com", Origin::Scim), DIR, "u1");
+        let new = user_doc("ada", Some("ada.l@example.com"));
+        let d = plan_user_replace(&ctx(), &replace_state(&old, acc), new).unwrap();
+        assert_one_write_per_item(&d.plan);
+        assert_eq!(
+            d.link,
+            LinkDecision::Kept {
+                account_id: "acc-1".into()
+            }
+        );
+        let (a, cond) = account_put(&d.plan, "acc-1");
+        assert_eq!(a.email, "ada.l@example.com");
+        assert_eq!(*cond, Condition::Version(5));
+        assert_eq!(a.link.as_ref().map(|l| l.user_id.as_str()), Some("u1"));
+        assert!(guard_puts(&d.plan).contains(&(
+            &email_guard("ada.l@example.com"),
+            "acc-1",
+            &Condition::Absent
+        )));
+        assert!(guard_deletes(&d.plan).contains(&(
+            &email_guard("ada@example.com"),
+            &Condition::OwnedBy("acc-1".into())
+        )));
+        // The email index follows the document.
+        assert!(deletes(&d.plan).iter().any(|(r, _)| matches!(
+            r,
+            Record::UserEmail { email, .. } if email == "ada@example.com"
+        )));
+        assert!(puts(&d.plan).iter().any(|(r, _)| matches!(
+            r,
+            Record::UserEmail { email, .. } if email == "ada.l@example.com"
+        )));
+        let e = only_event(&d.plan);
+        assert_eq!(e.outcome, Outcome::Updated);
+        assert!(e.message.contains("ada@example.com") && e.message.contains("ada.l@example.com"));
+    }
+
+    #[test]
+    fn l5_managed_email_change_to_an_email_another_account_has_is_refused() {
+        let old = user(
+            "u1",
+            user_doc("ada", Some("ada@example.com")),
+            Some("acc-1"),
+        );
+        let acc = linked(account("acc-1", "ada@example.com", Origin::Scim), DIR, "u1");
+        let new = user_doc("ada", Some("ada.l@example.com"));
+        // The other account is not linked.
+        let mut state = replace_state(&old, acc.clone());
+        state.email_account = Some(account("acc-2", "ada.l@example.com", Origin::Invited));
+        let r = refused(plan_user_replace(&ctx(), &state, new.clone()));
+        assert_refusal_is_one_logged_409(&r);
+        assert!(r
+            .error
+            .detail
+            .starts_with("user with email ada.l@example.com already exists"));
+        assert!(r.error.detail.contains("acc-2"));
+        // The other account is linked: the holder is named (L3).
+        let mut state = replace_state(&old, acc);
+        state.email_account = Some(linked(
+            account("acc-2", "ada.l@example.com", Origin::Scim),
+            OTHER_DIR,
+            "u-other",
+        ));
+        state.email_holder = Some(Holder {
+            directory_id: OTHER_DIR.into(),
+            user_id: "u-other".into(),
+            external_id: Some("ext-9".into()),
+        });
+        let r = refused(plan_user_replace(&ctx(), &state, new));
+        assert_refusal_is_one_logged_409(&r);
+        let detail = &r.error.detail;
+        assert!(detail.starts_with("user with email ada.l@example.com already exists"));
+        assert!(
+            detail.contains("u-other") && detail.contains(OTHER_DIR) && detail.contains("ext-9")
+        );
+    }
+
+    #[test]
+    fn l5_external_email_change_moves_the_link_to_a_new_account() {
+        let old = user(
+            "u1",
+            user_doc("ada", Some("ada@partner.org")),
+            Some("acc-1"),
+        );
+        let acc = linked(account("acc-1", "ada@partner.org", Origin::Jit), DIR, "u1");
+        let new = user_doc("ada", Some("ada@other.org"));
+        let d = plan_user_replace(&ctx(), &replace_state(&old, acc), new).unwrap();
+        assert_one_write_per_item(&d.plan);
+        let LinkDecision::Moved { from, to } = &d.link else {
+            panic!("moved: {:?}", d.link)
+        };
+        assert_eq!(from, "acc-1");
+        assert_ne!(to, "acc-1");
+        assert_eq!(d.user.account_id.as_deref(), Some(to.as_str()));
+        let (created, cond) = account_put(&d.plan, to);
+        assert_eq!(*cond, Condition::Absent);
+        assert_eq!(created.email, "ada@other.org");
+        assert_eq!(created.origin, Origin::Scim);
+        assert!(guard_puts(&d.plan).contains(&(
+            &email_guard("ada@other.org"),
+            to.as_str(),
+            &Condition::Absent
+        )));
+        let (old_acc, cond) = account_put(&d.plan, "acc-1");
+        assert_eq!(*cond, Condition::Version(5));
+        assert_eq!(old_acc.link, None);
+        assert_eq!(old_acc.email, "ada@partner.org", "the org cannot change it");
+        assert_eq!(old_acc.managed_by, ManagedBy::Admin);
+        assert_eq!(old_acc.status, AccountStatus::Active);
+        assert!(
+            guard_deletes(&d.plan).is_empty(),
+            "the old account keeps its email guard"
+        );
+        let e = only_event(&d.plan);
+        assert_eq!(e.outcome, Outcome::Relinked);
+        assert!(e.message.contains("ada@partner.org") && e.message.contains("ada@other.org"));
+    }
+
+    #[test]
+    fn l5_external_email_change_links_the_existing_account_of_the_new_email() {
+        let old = user(
+            "u1",
+            user_doc("ada", Some("ada@partner.org")),
+            Some("acc-1"),
+        );
+        let acc = linked(account("acc-1", "ada@partner.org", Origin::Jit), DIR, "u1");
+        let mut state = replace_state(&old, acc);
+        state.email_account = Some(account("acc-2", "ada@other.org", Origin::Invited));
+        let d = plan_user_replace(&ctx(), &state, user_doc("ada", Some("ada@other.org"))).unwrap();
+        assert_one_write_per_item(&d.plan);
+        assert_eq!(
+            d.link,
+            LinkDecision::Moved {
+                from: "acc-1".into(),
+                to: "acc-2".into()
+            }
+        );
+        assert_eq!(account_puts(&d.plan).len(), 2);
+        assert_eq!(account_put(&d.plan, "acc-1").0.link, None);
+        let (new_acc, cond) = account_put(&d.plan, "acc-2");
+        assert_eq!(*cond, Condition::Version(5));
+        assert_eq!(
+            new_acc.link.as_ref().map(|l| l.user_id.as_str()),
+            Some("u1")
+        );
+        assert_eq!(new_acc.profile, owner_profile());
+        assert_eq!(only_event(&d.plan).outcome, Outcome::Relinked);
+    }
+
+    #[test]
+    fn l5_external_email_change_to_a_held_email_is_refused_and_unlinks_nothing() {
+        let old = user(
+            "u1",
+            user_doc("ada", Some("ada@partner.org")),
+            Some("acc-1"),
+        );
+        let acc = linked(account("acc-1", "ada@partner.org", Origin::Jit), DIR, "u1");
+        let mut state = replace_state(&old, acc);
+        state.email_account = Some(linked(
+            account("acc-2", "ada@other.org", Origin::Scim),
+            OTHER_DIR,
+            "u-other",
+        ));
+        let r = refused(plan_user_replace(
+            &ctx(),
+            &state,
+            user_doc("ada", Some("ada@other.org")),
+        ));
+        assert_refusal_is_one_logged_409(&r);
+        assert!(r
+            .error
+            .detail
+            .starts_with("user with email ada@other.org already exists"));
+    }
+
+    #[test]
+    fn l5_removing_the_email_keeps_the_link() {
+        let old = user(
+            "u1",
+            user_doc("ada", Some("ada@example.com")),
+            Some("acc-1"),
+        );
+        let acc = linked(account("acc-1", "ada@example.com", Origin::Scim), DIR, "u1");
+        let d =
+            plan_user_replace(&ctx(), &replace_state(&old, acc), user_doc("ada", None)).unwrap();
+        assert_one_write_per_item(&d.plan);
+        assert_eq!(d.user.account_id.as_deref(), Some("acc-1"));
+        assert!(guard_deletes(&d.plan)
+            .iter()
+            .all(|(g, _)| !matches!(g, Guard::AccountEmail { .. })));
+    }
+
+    // ---- L6 deactivate ----
+
+    #[test]
+    fn l6_active_false_suspends_the_account_and_true_restores_it() {
+        for email in ["ada@example.com", "ada@partner.org"] {
+            let old = user("u1", user_doc("ada", Some(email)), Some("acc-1"));
+            let acc = linked(account("acc-1", email, Origin::Scim), DIR, "u1");
+            let off = set(old.doc.clone(), "active", json!(false));
+            let d =
+                plan_user_replace(&ctx(), &replace_state(&old, acc.clone()), off.clone()).unwrap();
+            assert_one_write_per_item(&d.plan);
+            let (a, _) = account_put(&d.plan, "acc-1");
+            assert_eq!(a.status, AccountStatus::Suspended, "{email}");
+            assert!(a.link.is_some(), "a deactivated user stays linked");
+            assert!(
+                deletes(&d.plan).is_empty(),
+                "nothing is removed: {:#?}",
+                d.plan.writes
+            );
+
+            let off_user = user("u1", off, Some("acc-1"));
+            let suspended = AccountRecord {
+                status: AccountStatus::Suspended,
+                ..acc
+            };
+            let d = plan_user_replace(
+                &ctx(),
+                &replace_state(&off_user, suspended),
+                user_doc("ada", Some(email)),
+            )
+            .unwrap();
+            assert_eq!(
+                account_put(&d.plan, "acc-1").0.status,
+                AccountStatus::Active
+            );
+        }
+    }
+
+    #[test]
+    fn l6_user_created_inactive_gets_a_suspended_account() {
+        let doc = set(
+            user_doc("ada", Some("ada@example.com")),
+            "active",
+            json!(false),
+        );
+        let d = create(&UserWriteState::default(), doc.clone());
+        let id = linked_id(&d.link).unwrap();
+        assert_eq!(account_put(&d.plan, &id).0.status, AccountStatus::Suspended);
+        let d = create(
+            &state_with_email_account(account("acc-1", "ada@partner.org", Origin::Invited)),
+            set(
+                user_doc("ada", Some("ada@partner.org")),
+                "active",
+                json!(false),
+            ),
+        );
+        assert_eq!(
+            account_put(&d.plan, "acc-1").0.status,
+            AccountStatus::Suspended
+        );
+    }
+
+    // ---- L7 delete ----
+
+    fn full_doc() -> Value {
+        let doc = set(
+            user_doc("Ada", Some("ada@example.com")),
+            "externalId",
+            json!("ext-1"),
+        );
+        set(
+            doc,
+            "emails",
+            json!([
+                {"value": "ada@example.com", "primary": true, "type": "work"},
+                {"value": "ada@home.net", "type": "home"},
+            ]),
+        )
+    }
+
+    #[test]
+    fn l7_delete_removes_user_guards_index_and_memberships_and_hands_a_managed_account_back() {
+        let u = user("u1", full_doc(), Some("acc-1"));
+        let acc = linked(account("acc-1", "ada@example.com", Origin::Scim), DIR, "u1");
+        let groups = vec!["g1".to_string(), "g2".to_string()];
+        let d = plan_user_delete(&ctx(), &u, Some(&acc), &groups);
+        assert_one_write_per_item(&d.plan);
+        assert_eq!(
+            d.link,
+            LinkDecision::Unlinked {
+                account_id: "acc-1".into()
+            }
+        );
+        let dels = deletes(&d.plan);
+        assert!(dels.contains(&(&Record::User(u.clone()), &Condition::Version(3))));
+        assert!(guard_deletes(&d.plan).contains(&(
+            &Guard::UserName {
+                directory_id: DIR.into(),
+                lower: "ada".into()
+            },
+            &Condition::OwnedBy("u1".into())
+        )));
+        assert!(guard_deletes(&d.plan).contains(&(
+            &Guard::ExternalId {
+                directory_id: DIR.into(),
+                external_id: "ext-1".into()
+            },
+            &Condition::OwnedBy("u1".into())
+        )));
+        let index: Vec<&str> = dels
+            .iter()
+            .filter_map(|(r, _)| match r {
+                Record::UserEmail { email, .. } => Some(email.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(index, vec!["ada@example.com", "ada@home.net"]);
+        let memberships: Vec<&str> = dels
+            .iter()
+            .filter_map(|(r, _)| match r {
+                Record::Member {
+                    group_id, user_id, ..
+                } if user_id == "u1" => Some(group_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(memberships, vec!["g1", "g2"]);
+        // The account is never deleted: suspended and handed back to admin.
+        assert!(dels.iter().all(|(r, _)| !matches!(r, Record::Account(_))));
+        assert!(guard_deletes(&d.plan)
+            .iter()
+            .all(|(g, _)| !matches!(g, Guard::AccountEmail { .. })));
+        let (a, cond) = account_put(&d.plan, "acc-1");
+        assert_eq!(*cond, Condition::Version(5));
+        assert_eq!(a.status, AccountStatus::Suspended);
+        assert_eq!(a.managed_by, ManagedBy::Admin);
+        assert_eq!(a.link, None);
+        assert_eq!(a.email, "ada@example.com");
+        assert_eq!(only_event(&d.plan).outcome, Outcome::Deleted);
+    }
+
+    #[test]
+    fn l7_delete_leaves_an_external_account_active() {
+        let u = user(
+            "u1",
+            user_doc("ada", Some("ada@partner.org")),
+            Some("acc-1"),
+        );
+        let acc = linked(account("acc-1", "ada@partner.org", Origin::Jit), DIR, "u1");
+        let d = plan_user_delete(&ctx(), &u, Some(&acc), &[]);
+        assert_one_write_per_item(&d.plan);
+        let (a, _) = account_put(&d.plan, "acc-1");
+        assert_eq!(a.status, AccountStatus::Active);
+        assert_eq!(a.link, None);
+        assert_eq!(a.managed_by, ManagedBy::Admin);
+        assert_eq!(a.profile, acc.profile);
+    }
+
+    #[test]
+    fn l7_delete_of_an_unlinked_user_touches_no_account() {
+        let u = user("u1", user_doc("ada", Some("ada@example.com")), None);
+        let stray = account("acc-1", "ada@example.com", Origin::Scim);
+        let d = plan_user_delete(&ctx(), &u, Some(&stray), &[]);
+        assert_one_write_per_item(&d.plan);
+        assert!(account_puts(&d.plan).is_empty());
+        assert_eq!(d.link, LinkDecision::NoEmail);
+    }
+
+    // ---- L9 unlinked users re-run L1 ----
+
+    #[test]
+    fn l9_write_needs_of_an_unlinked_user_load_its_email_account() {
+        let old = user("u1", user_doc("ada", Some("ada@example.com")), None);
+        let same = set(old.doc.clone(), "title", json!("x"));
+        assert_eq!(
+            user_write_needs(Some(&old), &same),
+            UserWriteNeeds {
+                email: Some("ada@example.com".into()),
+                ..Default::default()
+            }
+        );
+    }
+
+    #[test]
+    fn l9_replace_of_an_unlinked_user_links_it_again() {
+        let old = user("u1", user_doc("ada", Some("ada@example.com")), None);
+        let state = UserWriteState {
+            existing: Some(old.clone()),
+            email_account: Some(account("acc-1", "ada@example.com", Origin::Scim)),
+            ..Default::default()
+        };
+        let new = set(old.doc.clone(), "title", json!("x"));
+        let d = plan_user_replace(&ctx(), &state, new).unwrap();
+        assert_one_write_per_item(&d.plan);
+        assert_eq!(
+            d.link,
+            LinkDecision::TookOver {
+                account_id: "acc-1".into()
+            }
+        );
+        assert_eq!(d.user.account_id.as_deref(), Some("acc-1"));
+        assert_eq!(d.user.version, 4);
+        let (a, _) = account_put(&d.plan, "acc-1");
+        assert_eq!(a.managed_by, by_dir());
+        assert_eq!(only_event(&d.plan).outcome, Outcome::Relinked);
+
+        // No account for the email any more: one is created.
+        let state = UserWriteState {
+            existing: Some(old.clone()),
+            ..Default::default()
+        };
+        let d = plan_user_replace(&ctx(), &state, old.doc.clone()).unwrap();
+        assert!(matches!(d.link, LinkDecision::Created { .. }));
+        assert_eq!(only_event(&d.plan).outcome, Outcome::Created);
+
+        // Held by another SCIM user meanwhile: refused (L3).
+        let state = UserWriteState {
+            existing: Some(old.clone()),
+            email_account: Some(linked(
+                account("acc-1", "ada@example.com", Origin::Scim),
+                OTHER_DIR,
+                "u-other",
+            )),
+            ..Default::default()
+        };
+        assert_refusal_is_one_logged_409(&refused(plan_user_replace(
+            &ctx(),
+            &state,
+            old.doc.clone(),
+        )));
+    }
+
+    #[test]
+    fn l9_replace_of_a_user_without_email_stays_unlinked() {
+        let old = user("u1", user_doc("ada", None), None);
+        let state = UserWriteState {
+            existing: Some(old.clone()),
+            ..Default::default()
+        };
+        let d =
+            plan_user_replace(&ctx(), &state, set(old.doc.clone(), "title", json!("x"))).unwrap();
+        assert_eq!(d.link, LinkDecision::NoEmail);
+        assert!(account_puts(&d.plan).is_empty());
+    }
+
+    // ---- E1 and the email index ----
+
+    #[test]
+    fn e1_user_events_carry_the_request_context() {
+        let doc = set(
+            user_doc("ada", Some("ada@example.com")),
+            "externalId",
+            json!("ext-1"),
+        );
+        let d = create(&UserWriteState::default(), doc);
+        let e = only_event(&d.plan);
+        assert_eq!(e.org_id, ORG);
+        assert_eq!(e.directory_id.as_deref(), Some(DIR));
+        assert_eq!(e.time, NOW);
+        assert_eq!(e.request_id.as_deref(), Some("req-1"));
+        assert_eq!(e.idp.as_deref(), Some("okta"));
+        assert_eq!(e.operation, "POST /Users");
+        assert_eq!(e.scim_id.as_deref(), Some("u1"));
+        assert_eq!(e.external_id.as_deref(), Some("ext-1"));
+        assert_eq!(e.email.as_deref(), Some("ada@example.com"));
+        assert_eq!(e.quirks, vec!["okta-string-boolean".to_string()]);
+        assert!(!e.message.is_empty());
+    }
+
+    #[test]
+    fn e1_replace_without_current_user_is_an_internal_error() {
+        let r = plan_user_replace(&ctx(), &UserWriteState::default(), user_doc("a", None));
+        assert_eq!(r.err().map(|r| r.error.status), Some(500));
+    }
+
+    #[test]
+    fn s2_indexed_emails_are_normalized_primary_first_and_deduplicated() {
+        let doc = json!({
+            "userName": "ada",
+            "emails": [
+                {"value": " Home@Example.net ", "type": "home"},
+                {"value": "ADA@example.com", "primary": true, "type": "work"},
+                {"value": "home@example.net"},
+                {"value": "  "},
+                {"type": "other"},
+            ],
+        });
+        assert_eq!(
+            indexed_emails(&doc),
+            vec![
+                "ada@example.com".to_string(),
+                "home@example.net".to_string()
+            ]
+        );
+        assert_eq!(
+            indexed_emails(&json!({"userName": "Ada@Example.com"})),
+            vec!["ada@example.com".to_string()]
+        );
+        assert!(indexed_emails(&json!({"userName": "ada"})).is_empty());
+    }
+
+    // ---- no plan writes one item twice ----
+
+    fn doc_variants() -> Vec<Value> {
+        let mut out = Vec::new();
+        for user_name in ["ada", "Ada.New"] {
+            for email in [
+                None,
+                Some("ada@example.com"),
+                Some("ada.new@example.com"),
+                Some("ada@partner.org"),
+                Some("ada@other.org"),
+            ] {
+                for ext in [None, Some("ext-1"), Some("ext-2")] {
+                    for active in [true, false] {
+                        let mut doc = set(user_doc(user_name, email), "active", json!(active));
+                        if let Some(e) = ext {
+                            doc["externalId"] = json!(e);
+                        }
+                        if let Some(e) = email {
+                            // A second email equal to the primary but for its case and spaces.
+                            doc["emails"] = json!([
+                                {"value": e, "primary": true, "type": "work"},
+                                {"value": format!(" {} ", e.to_uppercase()), "type": "home"},
+                                {"value": "shared@home.net", "type": "home"},
+                            ]);
+                        }
+                        out.push(doc);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn account_variants(email: &str) -> Vec<Option<AccountRecord>> {
+        let plain = account("acc-x", email, Origin::Invited);
+        vec![
+            None,
+            Some(plain.clone()),
+            Some(linked(plain.clone(), DIR, "u1")),
+            Some(linked(plain, OTHER_DIR, "u-other")),
+        ]
+    }
+
+    fn check(r: Result<UserDecision, Refusal>) {
+        match r {
+            Ok(d) => {
+                assert_one_write_per_item(&d.plan);
+                assert_eq!(d.plan.events().count(), 1);
+            }
+            Err(r) => {
+                assert_one_write_per_item(&r.plan);
+                assert_eq!(r.plan.writes.len(), 1);
+            }
+        }
+    }
+
+    #[test]
+    fn e1_no_user_plan_writes_one_item_twice() {
+        let mut c = ctx();
+        c.default_groups = vec!["dg-1".into(), "dg-2".into()];
+        let docs = doc_variants();
+        let mut plans = 0;
+        for new in &docs {
+            let email = primary_email(new).unwrap_or_default();
+            for email_account in account_variants(&email) {
+                let state = UserWriteState {
+                    email_account: email_account.clone(),
+                    ..Default::default()
+                };
+                check(plan_user_create(&c, &state, "u1", new.clone()));
+                plans += 1;
+                for old_doc in &docs {
+                    let old_email = primary_email(old_doc).unwrap_or_default();
+                    for linked_acc in [
+                        None,
+                        Some(linked(
+                            account("acc-1", &old_email, Origin::Scim),
+                            DIR,
+                            "u1",
+                        )),
+                    ] {
+                        let old = user(
+                            "u1",
+                            old_doc.clone(),
+                            linked_acc.as_ref().map(|a| a.id.as_str()),
+                        );
+                        let state = UserWriteState {
+                            existing: Some(old.clone()),
+                            linked_account: linked_acc.clone(),
+                            email_account: email_account.clone(),
+                            ..Default::default()
+                        };
+                        check(plan_user_replace(&c, &state, new.clone()));
+                        let d = plan_user_delete(
+                            &c,
+                            &old,
+                            linked_acc.as_ref(),
+                            &["g1".to_string(), "g2".to_string()],
+                        );
+                        assert_one_write_per_item(&d.plan);
+                        plans += 2;
+                    }
+                }
+            }
+        }
+        assert!(plans > 10_000, "{plans}");
+    }
+}

@@ -11,7 +11,8 @@ use super::listing::{page_of, Listing};
 use super::request::json_body;
 use super::response::{empty, scim_json};
 use super::scim::{
-    contended, dry_run_response, handle, projection, Projection, ScimRequest, MAX_WRITE_ATTEMPTS,
+    contended, dry_run_response, handle, projection, Projection, ScimRequest, Stored,
+    MAX_WRITE_ATTEMPTS,
 };
 use super::users::search_params;
 use super::{store_error, AppState, MAX_PAGE_SIZE};
@@ -22,7 +23,7 @@ use crate::directory::groups::{
 use crate::directory::model::GroupRecord;
 use crate::scim::error::ScimError;
 use crate::scim::filter::parse_filter;
-use crate::scim::list::{etag, list_response, paging, project, render, RenderMeta};
+use crate::scim::list::{list_response, paging, project};
 use crate::scim::lookup::{index_lookups, IndexLookup};
 use crate::scim::members::{
     added_ids, named_ids, needs_all_members, resolve_members, split_group_patch, MemberOp,
@@ -59,32 +60,28 @@ async fn serve(ctx: ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
     }
 }
 
-fn location(ctx: &ScimRequest<'_>, id: &str) -> String {
-    format!("/scim/v2/directories/{}/Groups/{id}", ctx.directory_id())
-}
-
 /// The group as a client sees it; `members` only when they were read. Each member is
 /// `{"value", "type"}`: `$ref` is left out so that a large group stays within a response.
 fn render_group(ctx: &ScimRequest<'_>, group: &GroupRecord, members: Option<&[String]>) -> Value {
-    let mut v = render(
-        &group.doc,
-        RenderMeta {
+    let members = members.map(|ms| {
+        (
+            "members",
+            ms.iter()
+                .map(|m| json!({"value": m, "type": "User"}))
+                .collect(),
+        )
+    });
+    ctx.render(
+        &GROUP_RESOURCE,
+        Stored {
             id: &group.id,
-            resource_type: "Group",
+            doc: &group.doc,
+            version: group.version,
             created: &group.created,
             last_modified: &group.last_modified,
-            location: location(ctx, &group.id),
-            version: group.version,
         },
-    );
-    if let (Some(members), Some(obj)) = (members.filter(|m| !m.is_empty()), v.as_object_mut()) {
-        let list: Vec<Value> = members
-            .iter()
-            .map(|m| json!({"value": m, "type": "User"}))
-            .collect();
-        obj.insert("members".into(), Value::Array(list));
-    }
-    v
+        members,
+    )
 }
 
 fn resource_response(
@@ -94,17 +91,12 @@ fn resource_response(
     members: Option<&[String]>,
     p: &Projection,
 ) -> Response<Body> {
-    let body = project(
+    ctx.resource_response(
         &GROUP_RESOURCE,
+        status,
         &render_group(ctx, group, members),
-        &p.attributes,
-        &p.excluded,
-    );
-    let mut headers = vec![("ETag", etag(group.version))];
-    if status == 201 {
-        headers.push(("Location", location(ctx, &group.id)));
-    }
-    scim_json(status, &body, &headers)
+        p,
+    )
 }
 
 async fn load_group(ctx: &ScimRequest<'_>, id: &str) -> Result<GroupRecord, ScimError> {
@@ -286,8 +278,13 @@ async fn change_group(
                 .map_err(store_error)?,
             None => GroupNameState::default(),
         };
-        let linked = match (&group.org_group_id, renamed) {
-            (Some(og), Some(_)) => ctx
+        // The linked org group follows any change of name, of case too.
+        let name_changed = change
+            .doc
+            .as_ref()
+            .is_some_and(|d| display_name(d) != display_name(&group.doc));
+        let linked = match (&group.org_group_id, name_changed) {
+            (Some(og), true) => ctx
                 .store
                 .get_org_group(&ctx.auth.org_id, og)
                 .await
@@ -398,6 +395,30 @@ async fn delete(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimE
         };
         let wctx = ctx.group_write_context(format!("DELETE /Groups/{id}"), Vec::new());
         let d = plan_group_delete(&wctx, &group, linked.as_ref(), &members);
+        let hands_back = d.plan.writes.iter().any(|w| {
+            matches!(w, crate::directory::plan::Write::Put(crate::directory::plan::Record::OrgGroup(g), _) if g.managed_by == crate::directory::model::ManagedBy::Admin)
+        });
+        if let (true, false, Some(og)) = (hands_back, ctx.dry_run(), &linked) {
+            // Admin membership items (default-group joins) did not count while the directory
+            // managed the group; they must not start counting when it goes back to admin.
+            let stale = ctx
+                .store
+                .org_group_members(&ctx.auth.org_id, &og.id)
+                .await
+                .map_err(store_error)?;
+            let records = stale
+                .into_iter()
+                .map(|a| crate::directory::plan::Record::OrgMember {
+                    org_id: ctx.auth.org_id.clone(),
+                    org_group_id: og.id.clone(),
+                    account_id: a,
+                })
+                .collect();
+            ctx.store.delete_all(records).await.map_err(|e| match e {
+                crate::store::ApplyError::Store(e) => store_error(e),
+                crate::store::ApplyError::Stale => ScimError::internal(),
+            })?;
+        }
         if ctx.apply(Ok(&d.plan)).await? {
             if ctx.dry_run() {
                 return Ok(dry_run_response(

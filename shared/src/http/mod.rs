@@ -24,8 +24,8 @@ use crate::directory::model::TokenScope;
 use crate::scim::error::ScimError;
 use crate::store::{Store, StoreError};
 
-/// The largest request body accepted, advertised in ServiceProviderConfig (`bulk.maxPayloadSize`
-/// is not used since bulk is not offered) and answered with 413 past it.
+/// The largest request body accepted: past it, 413 with a detail naming the limit.
+/// (ServiceProviderConfig has no place for it outside `bulk`, which is not offered.)
 pub const MAX_PAYLOAD_BYTES: usize = 1_048_576;
 /// The largest page a list answers (`count` above it is lowered to it).
 pub const MAX_PAGE_SIZE: usize = 200;

@@ -16,7 +16,9 @@ use crate::directory::model::OrgRecord;
 use crate::directory::plan::Plan;
 use crate::directory::users::{Refusal, WriteContext};
 use crate::scim::error::ScimError;
-use crate::scim::list::{etag, if_match_admits, parse_attr_list, AttrRef};
+use crate::scim::list::{
+    etag, if_match_admits, parse_attr_list, project, render, AttrRef, RenderMeta,
+};
 use crate::scim::schema::ResourceType;
 use crate::store::{ApplyError, Store};
 
@@ -231,6 +233,78 @@ impl ScimRequest<'_> {
                 Err(refusal.error)
             }
         }
+    }
+}
+
+/// A stored SCIM resource, as rendering needs it.
+pub struct Stored<'a> {
+    pub id: &'a str,
+    pub doc: &'a Value,
+    pub version: u64,
+    pub created: &'a str,
+    pub last_modified: &'a str,
+}
+
+impl ScimRequest<'_> {
+    /// `/scim/v2/directories/{d}/Users/{id}` (or `/Groups/...`).
+    pub fn location(&self, rt: &ResourceType, id: &str) -> String {
+        format!(
+            "/scim/v2/directories/{}{}/{id}",
+            self.auth.directory_id, rt.endpoint
+        )
+    }
+
+    /// The resource as a client sees it: its document, `id`, `meta`, and one multi-valued
+    /// attribute kept outside the document (`groups` of a user, `members` of a group) when
+    /// it was read and is not empty.
+    pub fn render(
+        &self,
+        rt: &ResourceType,
+        r: Stored<'_>,
+        outside: Option<(&str, Vec<Value>)>,
+    ) -> Value {
+        let mut v = render(
+            r.doc,
+            RenderMeta {
+                id: r.id,
+                resource_type: rt.name,
+                created: r.created,
+                last_modified: r.last_modified,
+                location: self.location(rt, r.id),
+                version: r.version,
+            },
+        );
+        if let (Some((name, list)), Some(obj)) =
+            (outside.filter(|(_, l)| !l.is_empty()), v.as_object_mut())
+        {
+            obj.insert(name.into(), Value::Array(list));
+        }
+        v
+    }
+
+    /// A rendered resource, projected, with its ETag (and `Location` when created).
+    pub fn resource_response(
+        &self,
+        rt: &'static ResourceType,
+        status: u16,
+        rendered: &Value,
+        p: &Projection,
+    ) -> Response<Body> {
+        let body = project(rt, rendered, &p.attributes, &p.excluded);
+        let version = rendered
+            .pointer("/meta/version")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let mut headers = vec![("ETag", version)];
+        if status == 201 {
+            let id = rendered
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            headers.push(("Location", self.location(rt, id)));
+        }
+        scim_json(status, &body, &headers)
     }
 }
 

@@ -9,7 +9,8 @@ use super::listing::{page_of, Listing};
 use super::request::json_body;
 use super::response::{empty, scim_json};
 use super::scim::{
-    contended, dry_run_response, handle, projection, Projection, ScimRequest, MAX_WRITE_ATTEMPTS,
+    contended, dry_run_response, handle, projection, Projection, ScimRequest, Stored,
+    MAX_WRITE_ATTEMPTS,
 };
 use super::{store_error, AppState, MAX_PAGE_SIZE};
 use crate::directory::model::UserRecord;
@@ -20,7 +21,7 @@ use crate::directory::users::{
 };
 use crate::scim::error::ScimError;
 use crate::scim::filter::parse_filter;
-use crate::scim::list::{etag, list_response, paging, project, render, RenderMeta};
+use crate::scim::list::{list_response, paging, project};
 use crate::scim::lookup::{index_lookups, IndexLookup};
 use crate::scim::patch::{apply_patch, parse_patch_with_quirks};
 use crate::scim::resource::canonicalize;
@@ -51,32 +52,27 @@ async fn serve(ctx: ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
     }
 }
 
-fn location(ctx: &ScimRequest<'_>, id: &str) -> String {
-    format!("/scim/v2/directories/{}/Users/{id}", ctx.directory_id())
-}
-
-/// The user as a client sees it: document, `id`, `meta`, and `groups` when given.
+/// The user as a client sees it; `groups` when they were read.
 fn render_user(ctx: &ScimRequest<'_>, user: &UserRecord, groups: Option<&[String]>) -> Value {
-    let mut v = render(
-        &user.doc,
-        RenderMeta {
-            id: &user.id,
-            resource_type: "User",
-            created: &user.created,
-            last_modified: &user.last_modified,
-            location: location(ctx, &user.id),
-            version: user.version,
-        },
-    );
-    if let (Some(groups), Some(obj)) = (groups.filter(|g| !g.is_empty()), v.as_object_mut()) {
+    let groups = groups.map(|gs| {
         let base = format!("/scim/v2/directories/{}/Groups", ctx.directory_id());
-        let list: Vec<Value> = groups
+        let list = gs
             .iter()
             .map(|g| json!({"value": g, "$ref": format!("{base}/{g}"), "type": "direct"}))
             .collect();
-        obj.insert("groups".into(), Value::Array(list));
+        ("groups", list)
+    });
+    ctx.render(&USER_RESOURCE, stored(user), groups)
+}
+
+fn stored(u: &UserRecord) -> Stored<'_> {
+    Stored {
+        id: &u.id,
+        doc: &u.doc,
+        version: u.version,
+        created: &u.created,
+        last_modified: &u.last_modified,
     }
-    v
 }
 
 fn resource_response(
@@ -86,17 +82,7 @@ fn resource_response(
     groups: Option<&[String]>,
     p: &Projection,
 ) -> Response<Body> {
-    let body = project(
-        &USER_RESOURCE,
-        &render_user(ctx, user, groups),
-        &p.attributes,
-        &p.excluded,
-    );
-    let mut headers = vec![("ETag", etag(user.version))];
-    if status == 201 {
-        headers.push(("Location", location(ctx, &user.id)));
-    }
-    scim_json(status, &body, &headers)
+    ctx.resource_response(&USER_RESOURCE, status, &render_user(ctx, user, groups), p)
 }
 
 async fn load_user(ctx: &ScimRequest<'_>, id: &str) -> Result<UserRecord, ScimError> {

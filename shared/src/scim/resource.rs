@@ -779,10 +779,11 @@ mod tests {
             json!({
                 "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
                 "displayName": "Tour Guides",
-                // `members.$ref` is readOnly here (see MEMBER_SUBS): dropped without a quirk.
                 "members": [
-                    {"value": "2819c223-7f76-453a-919d-413861904646"},
-                    {"value": "902c246b-6245-4190-8e05-00816be7344a"}
+                    {"value": "2819c223-7f76-453a-919d-413861904646",
+                     "$ref": "https://example.com/v2/Users/2819c223-7f76-453a-919d-413861904646"},
+                    {"value": "902c246b-6245-4190-8e05-00816be7344a",
+                     "$ref": "https://example.com/v2/Users/902c246b-6245-4190-8e05-00816be7344a"}
                 ]
             })
         );

@@ -398,11 +398,15 @@ static MEMBER_SUBS: [Attribute; 4] = [
         a.case_exact = true;
         a
     },
-    // RFC 7643 §4.2 makes `$ref` immutable, i.e. kept as the client sent it and returned.
-    // Members are rendered without `$ref` (docs/DECISIONS.md: response size), so it is
-    // published as readOnly like `display`: a client's value is ignored (§2.2), none is
-    // returned, and a client comparing what it wrote with what it reads is not misled.
-    read_only(reference("$ref", &["User", "Group"])),
+    {
+        // Members are rendered without `$ref` (docs/DECISIONS.md: response size), so the
+        // schema says `returned: never` rather than RFC 7643 §8.7.1's `default`: a client
+        // may send it (immutable, as in RFC 7643 §4.2) but must not expect it back.
+        let mut a = reference("$ref", &["User", "Group"]);
+        a.mutability = Mutability::Immutable;
+        a.returned = Returned::Never;
+        a
+    },
     {
         let mut a = string("display");
         a.mutability = Mutability::ReadOnly;
@@ -546,5 +550,24 @@ mod tests {
         assert!(USER_RESOURCE.core_attribute("id").unwrap().case_exact);
         let emails = USER_RESOURCE.core_attribute("emails").unwrap();
         assert!(!emails.sub("VALUE").unwrap().case_exact);
+    }
+
+    /// S1: the Group schema says what a member looks like when read back: `$ref` may be
+    /// sent but is never returned (groups.rs renders `{"value", "type"}` only).
+    #[test]
+    fn member_ref_is_published_as_never_returned() {
+        let members = GROUP.attribute("members").unwrap();
+        let r = members.sub("$ref").unwrap();
+        assert_eq!(r.mutability, Mutability::Immutable);
+        assert_eq!(r.returned, Returned::Never);
+        let published = attribute_json(members);
+        let sub = published["subAttributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "$ref")
+            .unwrap();
+        assert_eq!(sub["returned"], "never");
+        assert_eq!(sub["mutability"], "immutable");
     }
 }
