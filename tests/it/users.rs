@@ -55,10 +55,13 @@ async fn s2_okta_search_by_user_name_then_create_get_and_find() {
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let uid = id(&created.body);
+    let location = format!("https://scimlink.local{}/Users/{uid}", t.base());
     assert_eq!(
         created.header("location"),
-        Some(format!("{}/Users/{uid}", t.base()).as_str())
+        Some(location.as_str()),
+        "absolute (RFC 7643 §3.1)"
     );
+    assert_eq!(created.body["meta"]["location"], location.as_str());
     assert_eq!(created.header("etag"), Some("W/\"1\""));
     assert_eq!(created.body["meta"]["version"], "W/\"1\"");
     assert_eq!(created.body["meta"]["resourceType"], "User");

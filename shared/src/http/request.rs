@@ -43,6 +43,42 @@ fn decode(s: &str) -> String {
         .into_owned()
 }
 
+/// A directory's SCIM base URL as the client called it (for `meta.location` and `Location`,
+/// which RFC 7643 §3.1 wants absolute): scheme and host from the request, as API Gateway
+/// passes them (`Host`, `X-Forwarded-Proto`), and any stage prefix before `/scim/v2/`.
+pub fn scim_base_url(req: &Request, directory_id: &str) -> String {
+    let path = req.uri().path();
+    let prefix = path
+        .find("/scim/v2/directories/")
+        .map(|i| &path[..i])
+        .unwrap_or("");
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let host = header("host").or_else(|| req.uri().authority().map(|a| a.as_str().to_string()));
+    let local = |h: &str| {
+        h.starts_with("127.0.0.1") || h.starts_with("localhost") || h.starts_with("[::1]")
+    };
+    match host.filter(|h| !h.is_empty()) {
+        Some(h) => {
+            let scheme = header("x-forwarded-proto")
+                .or_else(|| req.uri().scheme_str().map(str::to_string))
+                .unwrap_or_else(|| {
+                    if local(&h) {
+                        "http".into()
+                    } else {
+                        "https".into()
+                    }
+                });
+            format!("{scheme}://{h}{prefix}/scim/v2/directories/{directory_id}")
+        }
+        None => format!("{prefix}/scim/v2/directories/{directory_id}"),
+    }
+}
+
 /// Query parameters with lowercase names (SCIM clients vary the case: `startIndex`, `StartIndex`).
 pub fn query_params(req: &Request) -> HashMap<String, String> {
     let mut out = HashMap::new();
@@ -102,6 +138,29 @@ pub fn json_body(req: &Request) -> Result<Value, ScimError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s1_base_url_is_absolute_with_the_stage() {
+        let req = http::Request::builder()
+            .uri("/prod/scim/v2/directories/d1/Users")
+            .header("host", "abc.execute-api.eu-west-1.amazonaws.com")
+            .header("x-forwarded-proto", "https")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(
+            scim_base_url(&req, "d1"),
+            "https://abc.execute-api.eu-west-1.amazonaws.com/prod/scim/v2/directories/d1"
+        );
+        let req = http::Request::builder()
+            .uri("/scim/v2/directories/d1/Users")
+            .header("host", "127.0.0.1:9000")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(
+            scim_base_url(&req, "d1"),
+            "http://127.0.0.1:9000/scim/v2/directories/d1"
+        );
+    }
 
     #[test]
     fn routes_parse_with_and_without_stage() {

@@ -33,6 +33,8 @@ pub struct ScimRequest<'a> {
     pub auth: DirectoryAuth,
     pub rid: String,
     pub params: HashMap<String, String>,
+    /// The directory's SCIM base URL as the client called it.
+    pub base: String,
 }
 
 /// Authenticates, serves with `serve`, and logs one line an admin can read: request id,
@@ -67,9 +69,11 @@ where
         }
         let auth = authenticate_directory(store, req, &route.directory_id).await?;
         let params = query_params(req);
+        let base = super::request::scim_base_url(req, &route.directory_id);
         serve(ScimRequest {
             store,
             req,
+            base,
             route,
             auth,
             rid: rid.clone(),
@@ -246,12 +250,9 @@ pub struct Stored<'a> {
 }
 
 impl ScimRequest<'_> {
-    /// `/scim/v2/directories/{d}/Users/{id}` (or `/Groups/...`).
+    /// `<base URL>/Users/{id}` (or `/Groups/...`).
     pub fn location(&self, rt: &ResourceType, id: &str) -> String {
-        format!(
-            "/scim/v2/directories/{}{}/{id}",
-            self.auth.directory_id, rt.endpoint
-        )
+        format!("{}{}/{id}", self.base, rt.endpoint)
     }
 
     /// The resource as a client sees it: its document, `id`, `meta`, and one multi-valued

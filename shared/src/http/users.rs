@@ -55,7 +55,7 @@ async fn serve(ctx: ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
 /// The user as a client sees it; `groups` when they were read.
 fn render_user(ctx: &ScimRequest<'_>, user: &UserRecord, groups: Option<&[String]>) -> Value {
     let groups = groups.map(|gs| {
-        let base = format!("/scim/v2/directories/{}/Groups", ctx.directory_id());
+        let base = format!("{}/Groups", ctx.base);
         let list = gs
             .iter()
             .map(|g| json!({"value": g, "$ref": format!("{base}/{g}"), "type": "direct"}))
