@@ -804,3 +804,29 @@ async fn l3_one_holder_across_the_directories_of_an_org() {
         "the refused create left nothing behind"
     );
 }
+
+#[tokio::test]
+async fn s7_unsupported_methods_answer_405_with_allow() {
+    let t = TestDirectory::new("okta").await;
+    let r = t
+        .scim(
+            "PUT",
+            "/Users",
+            Some(okta_user("x@example.com", "x@example.com")),
+        )
+        .await;
+    r.assert_error(405, None);
+    assert_eq!(r.header("allow"), Some("GET, POST"));
+    let r = t
+        .scim(
+            "POST",
+            "/Users/some-id",
+            Some(okta_user("x@example.com", "x@example.com")),
+        )
+        .await;
+    assert_eq!(r.header("allow"), Some("GET, PUT, PATCH, DELETE"));
+    let r = t.scim("DELETE", "/ServiceProviderConfig", None).await;
+    r.assert_error(405, None);
+    assert_eq!(r.header("allow"), Some("GET"));
+    assert_eq!(t.user_count().await, 0);
+}

@@ -149,6 +149,7 @@ async fn serve(
             "POST" => create_org(store, req).await,
             _ => Err(ScimError::method_not_allowed(
                 "only POST creates an organization",
+                "POST",
             )),
         };
     }

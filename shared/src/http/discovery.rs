@@ -150,7 +150,7 @@ fn discovery_document(
                  POST to /Users/.search or /Groups/.search",
             )
         } else {
-            ScimError::method_not_allowed("/.search takes POST only")
+            ScimError::method_not_allowed("/.search takes POST only", "POST")
         });
     }
     if !matches!(
@@ -162,6 +162,7 @@ fn discovery_document(
     if method != http::Method::GET {
         return Err(ScimError::method_not_allowed(
             "discovery endpoints are read-only",
+            "GET",
         ));
     }
     Ok(match (resource, route.id.as_deref()) {

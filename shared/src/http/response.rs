@@ -40,6 +40,9 @@ pub fn scim_error(e: &ScimError) -> Response<Body> {
     if e.status == 401 {
         headers.push(("WWW-Authenticate", "Bearer realm=\"scimlink\"".to_string()));
     }
+    if let Some(allow) = e.allow {
+        headers.push(("Allow", allow.to_string()));
+    }
     if let Some(secs) = e.retry_after {
         headers.push(("Retry-After", secs.to_string()));
     }

@@ -46,9 +46,14 @@ async fn serve(ctx: ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
         ("PUT", Some(id)) => replace(&ctx, id).await,
         ("PATCH", Some(id)) => patch(&ctx, id).await,
         ("DELETE", Some(id)) => delete(&ctx, id).await,
-        _ => Err(ScimError::method_not_allowed(format!(
-            "{method} is not supported here"
-        ))),
+        (_, id) => Err(ScimError::method_not_allowed(
+            format!("{method} is not supported here"),
+            if id.is_some() {
+                "GET, PUT, PATCH, DELETE"
+            } else {
+                "GET, POST"
+            },
+        )),
     }
 }
 

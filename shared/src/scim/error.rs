@@ -44,6 +44,8 @@ pub struct ScimError {
     pub detail: String,
     /// Seconds a throttled client should wait (429 only).
     pub retry_after: Option<u32>,
+    /// The methods the resource takes (405 only, RFC 9110 §15.5.6).
+    pub allow: Option<&'static str>,
 }
 
 impl ScimError {
@@ -53,6 +55,7 @@ impl ScimError {
             scim_type,
             detail: detail.into(),
             retry_after: None,
+            allow: None,
         }
     }
     pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {
@@ -98,8 +101,11 @@ impl ScimError {
             format!("the request body exceeds the maximum payload size of {limit} bytes"),
         )
     }
-    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
-        Self::new(405, None, detail)
+    pub fn method_not_allowed(detail: impl Into<String>, allow: &'static str) -> Self {
+        ScimError {
+            allow: Some(allow),
+            ..Self::new(405, None, detail)
+        }
     }
     /// RFC 7644 §3.12: the service provider does not support the request operation.
     pub fn not_implemented(detail: impl Into<String>) -> Self {
