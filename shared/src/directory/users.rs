@@ -1015,58 +1015,10 @@ pub(crate) mod tests {
         }
     }
 
-    // ---- the item key of every write, as `store::items::record_key` derives it ----
+    // ---- the item key of every write: the store's own derivation ----
 
     pub(crate) fn record_key(r: &Record) -> (String, String) {
-        match r {
-            Record::Org(o) => keys::org(&o.id),
-            Record::Directory(d) => keys::directory(&d.id),
-            Record::Token(t) => keys::token(&t.hash),
-            Record::User(u) => keys::user(&u.directory_id, &u.id),
-            Record::Account(a) => keys::account(&a.org_id, &a.id),
-            Record::Guard(g, _) => match g {
-                Guard::UserName {
-                    directory_id,
-                    lower,
-                } => keys::user_name_guard(directory_id, lower),
-                Guard::ExternalId {
-                    directory_id,
-                    external_id,
-                } => keys::external_id_guard(directory_id, external_id),
-                Guard::AccountEmail { org_id, email } => keys::account_email_guard(org_id, email),
-                Guard::GroupName {
-                    directory_id,
-                    lower,
-                } => keys::group_name_guard(directory_id, lower),
-                Guard::OrgGroupName { org_id, lower } => keys::org_group_name_guard(org_id, lower),
-            },
-            Record::UserEmail {
-                directory_id,
-                email,
-                user_id,
-            } => keys::user_email(directory_id, email, user_id),
-            Record::Event(e) => {
-                let day = keys::day_of(&e.time);
-                let pk = match &e.directory_id {
-                    Some(d) => keys::directory_log(d, day),
-                    None => keys::admin_log(&e.org_id, day),
-                };
-                (pk, format!("{}#{}", e.time, e.id))
-            }
-            Record::Group(g) => keys::group(&g.directory_id, &g.id),
-            Record::Conflict(c) => keys::conflict(&c.org_id, &c.directory_id, &c.group_id),
-            Record::OrgGroup(g) => keys::org_group(&g.org_id, &g.id),
-            Record::Member {
-                directory_id,
-                group_id,
-                user_id,
-            } => keys::member(directory_id, group_id, user_id),
-            Record::OrgMember {
-                org_id,
-                org_group_id,
-                account_id,
-            } => keys::org_member(org_id, org_group_id, account_id),
-        }
+        crate::store::record_key(r)
     }
 
     pub(crate) fn write_key(w: &Write) -> (String, String) {

@@ -135,6 +135,34 @@ fn event_key(e: &EventRecord) -> (String, String) {
     (pk, format!("{}#{}", e.time, e.id))
 }
 
+/// Where a SCIM resource sits in its directory's listing (GSI1).
+struct Listed {
+    gsi1pk: String,
+    gsi1sk: String,
+}
+
+/// A SCIM user or group: its document as JSON in `doc`, its listing entry, its version.
+fn scim_item(
+    key: (String, String),
+    kind: &str,
+    listed: Listed,
+    id: &str,
+    doc: &serde_json::Value,
+    (version, created, last_modified): (u64, &str, &str),
+) -> Result<Item, StoreError> {
+    let mut item = key_map(key);
+    item.insert("type".into(), s(kind));
+    item.insert("gsi1pk".into(), s(listed.gsi1pk));
+    item.insert("gsi1sk".into(), s(listed.gsi1sk));
+    item.insert("id".into(), s(id));
+    let json = serde_json::to_string(doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    item.insert("doc".into(), s(json));
+    item.insert("version".into(), n(version));
+    item.insert("created".into(), s(created));
+    item.insert("lastModified".into(), s(last_modified));
+    Ok(item)
+}
+
 /// The full item for a record.
 pub fn record_item(record: &Record) -> Result<Item, StoreError> {
     let key = record_key(record);
@@ -163,24 +191,17 @@ pub fn record_item(record: &Record) -> Result<Item, StoreError> {
             Ok(item)
         }
         Record::User(u) => {
-            let mut item = key_map(key);
-            item.insert("type".into(), s("user"));
-            item.insert("gsi1pk".into(), s(keys::users_of(&u.directory_id)));
-            item.insert(
-                "gsi1sk".into(),
-                s(keys::user_order(&user_name_lower(&u.doc), &u.id)),
-            );
-            item.insert("id".into(), s(&u.id));
-            item.insert(
-                "doc".into(),
-                s(
-                    serde_json::to_string(&u.doc)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                ),
-            );
-            item.insert("version".into(), n(u.version));
-            item.insert("created".into(), s(&u.created));
-            item.insert("lastModified".into(), s(&u.last_modified));
+            let mut item = scim_item(
+                key,
+                "user",
+                Listed {
+                    gsi1pk: keys::users_of(&u.directory_id),
+                    gsi1sk: keys::user_order(&user_name_lower(&u.doc), &u.id),
+                },
+                &u.id,
+                &u.doc,
+                (u.version, &u.created, &u.last_modified),
+            )?;
             if let Some(a) = &u.account_id {
                 item.insert("accountId".into(), s(a));
             }
@@ -206,24 +227,17 @@ pub fn record_item(record: &Record) -> Result<Item, StoreError> {
             Ok(item)
         }
         Record::Group(g) => {
-            let mut item = key_map(key);
-            item.insert("type".into(), s("group"));
-            item.insert("gsi1pk".into(), s(keys::groups_of(&g.directory_id)));
-            item.insert(
-                "gsi1sk".into(),
-                s(keys::group_order(&display_name_lower(&g.doc), &g.id)),
-            );
-            item.insert("id".into(), s(&g.id));
-            item.insert(
-                "doc".into(),
-                s(
-                    serde_json::to_string(&g.doc)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                ),
-            );
-            item.insert("version".into(), n(g.version));
-            item.insert("created".into(), s(&g.created));
-            item.insert("lastModified".into(), s(&g.last_modified));
+            let mut item = scim_item(
+                key,
+                "group",
+                Listed {
+                    gsi1pk: keys::groups_of(&g.directory_id),
+                    gsi1sk: keys::group_order(&display_name_lower(&g.doc), &g.id),
+                },
+                &g.id,
+                &g.doc,
+                (g.version, &g.created, &g.last_modified),
+            )?;
             if let Some(o) = &g.org_group_id {
                 item.insert("orgGroupId".into(), s(o));
             }

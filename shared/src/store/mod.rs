@@ -19,7 +19,9 @@ use aws_sdk_dynamodb::Client;
 pub use access::MemberAccounts;
 pub use accounts::{EventFilter, Page};
 pub use apply::ApplyError;
-pub use items::{event_from_item, group_from_item, log_retention_days, user_from_item, Item};
+pub use items::{
+    event_from_item, group_from_item, log_retention_days, record_key, user_from_item, Item,
+};
 pub use keys::{
     external_id_guard as keys_external_id_guard, user_name_guard as keys_user_name_guard,
 };
