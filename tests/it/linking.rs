@@ -657,3 +657,61 @@ async fn l2_verifying_a_domain_makes_its_accounts_managed() {
         .await
         .assert_error(400, Some("invalidValue"));
 }
+
+/// E1: the log, newest first, filtered, with cursors; the directory's log and the org's.
+#[tokio::test]
+async fn e1_log_newest_first_with_filters_and_cursors() {
+    let t = TestDirectory::new("okta").await;
+    for name in ["log1", "log2", "log3"] {
+        let e = format!("{name}@example.com");
+        t.create_user(okta_user(&e, &e)).await;
+    }
+    let path = format!(
+        "/directories/{}/events?outcome=created&limit=2",
+        t.directory_id
+    );
+    let first = t.org_admin("GET", &path, None).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let events = first.body["events"].as_array().expect("events");
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["email"], "log3@example.com", "newest first");
+    assert_eq!(events[1]["email"], "log2@example.com");
+    let cursor = first.body["nextCursor"]
+        .as_str()
+        .expect("a cursor")
+        .to_string();
+    let second = t
+        .org_admin("GET", &format!("{path}&cursor={cursor}"), None)
+        .await;
+    assert_eq!(
+        second.body["events"][0]["email"], "log1@example.com",
+        "{}",
+        second.body
+    );
+    let e = &second.body["events"][0];
+    for field in [
+        "time",
+        "requestId",
+        "idp",
+        "operation",
+        "scimId",
+        "externalId",
+        "email",
+        "outcome",
+        "message",
+    ] {
+        assert!(e.get(field).is_some(), "{field} in {e}");
+    }
+    let r = t
+        .org_admin("GET", "/events?email=LOG2@example.com", None)
+        .await;
+    assert_eq!(
+        r.body["events"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        r.body
+    );
+    t.org_admin("GET", &format!("{path}&cursor=garbage"), None)
+        .await
+        .assert_error(400, Some("invalidValue"));
+}

@@ -52,22 +52,29 @@ pub async fn read_events(
                 &day_text(day),
                 filter,
                 start.take(),
-                (limit - out.len()).max(1) as i32 * 4,
+                // Read ahead of what is wanted, so a filter skipping many events costs few queries.
+                ((limit - out.len()) * 4).clamp(25, 500) as i32,
             )
             .await
             .map_err(store_error)?;
         queries += 1;
-        for e in page.items {
-            if out.len() < limit {
-                out.push(e);
+        let wanted = limit - out.len();
+        if page.items.len() > wanted {
+            // The page is cut: continue right after the last event taken, on the same day.
+            let taken: Vec<EventRecord> = page.items.into_iter().take(wanted).collect();
+            start = taken
+                .last()
+                .map(|e| crate::store::event_start_key(e, directory.is_none()));
+            out.extend(taken);
+        } else {
+            out.extend(page.items);
+            match page.next {
+                Some(k) => start = Some(k),
+                None => match day.previous_day() {
+                    Some(d) => day = d,
+                    None => break,
+                },
             }
-        }
-        match page.next {
-            Some(k) => start = Some(k),
-            None => match day.previous_day() {
-                Some(d) => day = d,
-                None => break,
-            },
         }
         if out.len() >= limit || queries >= MAX_QUERIES_PER_CALL {
             if day < since {

@@ -24,6 +24,24 @@ pub struct Page<T> {
     pub next: Option<HashMap<String, AttributeValue>>,
 }
 
+/// The start key that continues a log query right after `event` (main table, or the org
+/// log's GSI when `org_log`).
+pub fn event_start_key(event: &EventRecord, org_log: bool) -> HashMap<String, AttributeValue> {
+    let (pk, sk) = super::items::record_key(&crate::directory::plan::Record::Event(event.clone()));
+    let mut key = HashMap::from([
+        ("pk".to_string(), AttributeValue::S(pk)),
+        ("sk".to_string(), AttributeValue::S(sk.clone())),
+    ]);
+    if org_log {
+        key.insert(
+            "gsi1pk".into(),
+            AttributeValue::S(keys::org_log(&event.org_id, keys::day_of(&event.time))),
+        );
+        key.insert("gsi1sk".into(), AttributeValue::S(sk));
+    }
+    key
+}
+
 impl Store {
     /// The account holding `email` (normalized): its guard, then the account.
     pub async fn account_by_email(

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::Client;
 
 pub use access::MemberAccounts;
-pub use accounts::{EventFilter, Page};
+pub use accounts::{event_start_key, EventFilter, Page};
 pub use apply::ApplyError;
 pub use items::{
     event_from_item, group_from_item, log_retention_days, record_key, user_from_item, Item,
