@@ -715,6 +715,22 @@ async fn cost_of_each_user_operation() {
             Some(okta_user("cost@example.com", "cost@example.com")),
         ))
         .await;
+    t.org_admin(
+        "POST",
+        "/invites",
+        Some(json!({"email": "invited.cost@example.com"})),
+    )
+    .await;
+    let (_, post_linking) = t
+        .measure(t.scim(
+            "POST",
+            "/Users",
+            Some(okta_user(
+                "invited.cost@example.com",
+                "invited.cost@example.com",
+            )),
+        ))
+        .await;
     let uid = id(&created.body);
     let (_, get) = t
         .measure(t.scim("GET", &format!("/Users/{uid}"), None))
@@ -755,6 +771,7 @@ async fn cost_of_each_user_operation() {
         ("GET excludedAttributes=groups", get_without_groups),
         ("list by userName", list),
         ("POST", post),
+        ("POST linking an existing account", post_linking),
         ("PUT", put),
         ("PATCH", patch),
         ("DELETE", delete),
@@ -767,7 +784,14 @@ async fn cost_of_each_user_operation() {
     assert_eq!(get.requests, 3, "token, user, its groups");
     assert_eq!(get_without_groups.requests, 2, "token, user");
     assert_eq!(list.requests, 3);
-    assert!(post.requests <= 4, "{post:?}");
+    assert_eq!(
+        post.requests, 3,
+        "token, one batch read, one transaction: {post:?}"
+    );
+    assert_eq!(
+        post_linking.requests, 4,
+        "and the existing account: {post_linking:?}"
+    );
     assert!(put.requests <= 4, "{put:?}");
     assert!(patch.requests <= 4, "{patch:?}");
     assert!(delete.requests <= 5, "{delete:?}");
