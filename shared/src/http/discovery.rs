@@ -50,7 +50,7 @@ pub fn service_provider_config(base: &str) -> Value {
         "sort": {"supported": false},
         "etag": {"supported": true},
         "pagination": {
-            "cursor": false,
+            "cursor": true,
             "index": true,
             "defaultPaginationMethod": "index",
             "defaultPageSize": MAX_PAGE_SIZE,

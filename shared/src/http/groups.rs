@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
-use super::listing::{page_of, Listing};
+use super::listing::{list_page, Listing, Paging};
 use super::request::json_body;
 use super::response::{empty, scim_json};
 use super::scim::{
@@ -23,7 +23,7 @@ use crate::directory::groups::{
 use crate::directory::model::GroupRecord;
 use crate::scim::error::ScimError;
 use crate::scim::filter::parse_filter;
-use crate::scim::list::{list_response, paging, project};
+use crate::scim::list::project;
 use crate::scim::lookup::{index_lookups, IndexLookup};
 use crate::scim::members::{
     added_ids, named_ids, needs_all_members, resolve_members, split_group_patch, MemberOp,
@@ -444,75 +444,75 @@ async fn list(
     params: &HashMap<String, String>,
 ) -> Result<Response<Body>, ScimError> {
     let p = projection(&GROUP_RESOURCE, params)?;
-    let (start, count) = paging(
-        params.get("startindex").map(String::as_str),
-        params.get("count").map(String::as_str),
-        MAX_PAGE_SIZE,
-    )?;
+    let dir = ctx.directory_id();
+    let partition = keys::groups_of(dir);
+    let paging = Paging::from_params(params, &partition, MAX_PAGE_SIZE)?;
     let filter = params
         .get("filter")
         .filter(|f| !f.trim().is_empty())
         .map(|f| parse_filter(&GROUP_RESOURCE, f))
         .transpose()?;
-    let dir = ctx.directory_id();
     let decode = |i: &crate::store::Item| group_from_item(dir, i);
     let listing = Listing {
         store: ctx.store,
-        partition: keys::groups_of(dir),
+        partition,
         decode: &decode,
     };
-    let (total, page) = match &filter {
+    let keep = |g: &GroupRecord| {
+        filter
+            .as_ref()
+            .is_none_or(|f| f.matches(&render_group(ctx, g, None)))
+    };
+    // Indexed filters, and filters on `members` (which need each candidate's members), are
+    // computed whole; the others page through the listing.
+    let whole = match &filter {
         Some(f) => {
-            // Filters on `members` need the members of every candidate: read them only then.
-            let by_members = f.to_string().to_lowercase().contains("members");
-            let mut matched = Vec::new();
-            let candidates = match index_lookups(f).filter(|l| {
+            let indexed = index_lookups(f).filter(|l| {
                 l.iter()
                     .all(|l| matches!(l, IndexLookup::Id(_) | IndexLookup::DisplayName(_)))
-            }) {
-                Some(lookups) => candidates(ctx.store, dir, &lookups).await?,
-                None if by_members => listing.scan(&|_| true).await?,
-                None => {
-                    listing
-                        .scan(&|g: &GroupRecord| f.matches(&render_group(ctx, g, None)))
-                        .await?
-                }
-            };
-            for g in candidates {
-                let members = if by_members {
-                    Some(
-                        ctx.store
-                            .group_members(dir, &g.id)
-                            .await
-                            .map_err(store_error)?,
-                    )
-                } else {
-                    None
-                };
-                if f.matches(&render_group(ctx, &g, members.as_deref())) {
-                    matched.push(g);
+            });
+            let by_members = f.mentions("members");
+            match (indexed, by_members) {
+                (None, false) => None,
+                (indexed, _) => {
+                    let found = match indexed {
+                        Some(lookups) => candidates(ctx.store, dir, &lookups).await?,
+                        None => listing.scan(&|_| true).await?,
+                    };
+                    let mut matched = Vec::new();
+                    for g in found {
+                        let members = match by_members {
+                            true => Some(
+                                ctx.store
+                                    .group_members(dir, &g.id)
+                                    .await
+                                    .map_err(store_error)?,
+                            ),
+                            false => None,
+                        };
+                        if f.matches(&render_group(ctx, &g, members.as_deref())) {
+                            matched.push(g);
+                        }
+                    }
+                    Some(matched)
                 }
             }
-            page_of(
-                matched,
-                |g: &GroupRecord| (display_name(&g.doc).to_lowercase(), g.id.clone()),
-                |a, b| a.id == b.id,
-                start,
-                count,
-            )
         }
-        None => {
-            let total = listing.total().await?;
-            let page = if count == 0 || start > total {
-                Vec::new()
-            } else {
-                listing.window(start - 1, count).await?
-            };
-            (total, page)
-        }
+        None => None,
     };
-    let mut resources = Vec::with_capacity(page.len());
-    for g in &page {
+    let order = |g: &GroupRecord| (display_name(&g.doc).to_lowercase(), g.id.clone());
+    let page = list_page(
+        &listing,
+        whole,
+        &keep,
+        filter.is_some(),
+        paging,
+        order,
+        |a, b| a.id == b.id,
+    )
+    .await?;
+    let mut resources = Vec::with_capacity(page.items.len());
+    for g in &page.items {
         let members = members_for(ctx, g, &p).await?;
         resources.push(project(
             &GROUP_RESOURCE,
@@ -521,7 +521,7 @@ async fn list(
             &p.excluded,
         ));
     }
-    Ok(scim_json(200, &list_response(total, start, resources), &[]))
+    Ok(scim_json(200, &page.response(resources), &[]))
 }
 
 async fn candidates(

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
-use super::listing::{page_of, Listing};
+use super::listing::{list_page, Listing, Paging};
 use super::request::json_body;
 use super::response::{empty, scim_json};
 use super::scim::{
@@ -21,7 +21,7 @@ use crate::directory::users::{
 };
 use crate::scim::error::ScimError;
 use crate::scim::filter::parse_filter;
-use crate::scim::list::{list_response, paging, project};
+use crate::scim::list::project;
 use crate::scim::lookup::{index_lookups, IndexLookup};
 use crate::scim::patch::{apply_patch, parse_patch_with_quirks};
 use crate::scim::resource::canonicalize;
@@ -314,49 +314,51 @@ async fn list(
     params: &HashMap<String, String>,
 ) -> Result<Response<Body>, ScimError> {
     let p = projection(&USER_RESOURCE, params)?;
-    let (start, count) = paging(
-        params.get("startindex").map(String::as_str),
-        params.get("count").map(String::as_str),
-        MAX_PAGE_SIZE,
-    )?;
+    let dir = ctx.directory_id();
+    let partition = keys::users_of(dir);
+    let paging = Paging::from_params(params, &partition, MAX_PAGE_SIZE)?;
     let filter = params
         .get("filter")
         .filter(|f| !f.trim().is_empty())
         .map(|f| parse_filter(&USER_RESOURCE, f))
         .transpose()?;
-    let dir = ctx.directory_id();
     let decode = |i: &crate::store::Item| user_from_item(dir, i);
     let listing = Listing {
         store: ctx.store,
-        partition: keys::users_of(dir),
+        partition,
         decode: &decode,
     };
-    let (total, page) = match &filter {
-        Some(f) => {
-            let keep = |u: &UserRecord| f.matches(&render_user(ctx, u, None));
-            let indexed = index_lookups(f)
-                .filter(|l| !l.iter().any(|l| matches!(l, IndexLookup::DisplayName(_))));
-            let matched = match indexed {
-                Some(lookups) => candidates(ctx.store, dir, &lookups)
-                    .await?
-                    .into_iter()
-                    .filter(|u| keep(u))
-                    .collect(),
-                None => listing.scan(&keep).await?,
-            };
-            page_of(matched, order_key, |a, b| a.id == b.id, start, count)
-        }
-        None => {
-            let total = listing.total().await?;
-            let page = if count == 0 || start > total {
-                Vec::new()
-            } else {
-                listing.window(start - 1, count).await?
-            };
-            (total, page)
-        }
+    let keep = |u: &UserRecord| {
+        filter
+            .as_ref()
+            .is_none_or(|f| f.matches(&render_user(ctx, u, None)))
     };
+    let indexed = filter
+        .as_ref()
+        .and_then(index_lookups)
+        .filter(|l| !l.iter().any(|l| matches!(l, IndexLookup::DisplayName(_))));
+    let whole = match indexed {
+        Some(lookups) => Some(
+            candidates(ctx.store, dir, &lookups)
+                .await?
+                .into_iter()
+                .filter(|u| keep(u))
+                .collect(),
+        ),
+        None => None,
+    };
+    let page = list_page(
+        &listing,
+        whole,
+        &keep,
+        filter.is_some(),
+        paging,
+        order_key,
+        |a, b| a.id == b.id,
+    )
+    .await?;
     let resources = page
+        .items
         .iter()
         .map(|u| {
             project(
@@ -367,7 +369,7 @@ async fn list(
             )
         })
         .collect();
-    Ok(scim_json(200, &list_response(total, start, resources), &[]))
+    Ok(scim_json(200, &page.response(resources), &[]))
 }
 
 fn order_key(u: &UserRecord) -> (String, String) {

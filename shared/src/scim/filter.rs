@@ -150,6 +150,18 @@ impl Filter {
         eval(self, doc, false)
     }
 
+    /// Whether the filter reads the top-level attribute `name` (e.g. `members`, which is
+    /// stored apart from the document and read only when a filter needs it).
+    pub fn mentions(&self, name: &str) -> bool {
+        match self {
+            Filter::And(a, b) | Filter::Or(a, b) => a.mentions(name) || b.mentions(name),
+            Filter::Not(f) => f.mentions(name),
+            Filter::Present(p)
+            | Filter::Compare { path: p, .. }
+            | Filter::ValuePath { path: p, .. } => p.attr.name == name,
+        }
+    }
+
     /// Whether one element of a multi-valued attribute matches this value-path filter (whose
     /// paths are relative to the element).
     pub fn matches_element(&self, element: &Value) -> bool {
@@ -1005,6 +1017,19 @@ mod tests {
         assert_eq!(e.scim_type, Some(ScimType::InvalidFilter), "{s}");
         assert_eq!(e.status, 400);
         e.detail
+    }
+
+    #[test]
+    fn s2_mentions_finds_an_attribute_anywhere_in_the_filter() {
+        use crate::scim::schema::GROUP_RESOURCE;
+        let f = parse_filter(
+            &GROUP_RESOURCE,
+            r#"displayName eq "a" or not (members[value eq "u1"])"#,
+        )
+        .unwrap();
+        assert!(f.mentions("members"));
+        let f = parse_filter(&GROUP_RESOURCE, r#"displayName co "members""#).unwrap();
+        assert!(!f.mentions("members"), "a literal is not an attribute");
     }
 
     #[test]
