@@ -99,6 +99,16 @@ impl Store {
         &self,
         wanted: Vec<(String, String)>,
     ) -> Result<HashMap<(String, String), Item>, StoreError> {
+        self.get_items_read(wanted, true).await
+    }
+
+    /// `get_items`, strongly consistent or not: an eventually consistent read costs half,
+    /// for reads no decision depends on (a review's numbers).
+    pub async fn get_items_read(
+        &self,
+        wanted: Vec<(String, String)>,
+        consistent: bool,
+    ) -> Result<HashMap<(String, String), Item>, StoreError> {
         let mut unique: Vec<Item> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for k in wanted {
@@ -108,7 +118,7 @@ impl Store {
         }
         let chunks: Vec<Vec<Item>> = unique.chunks(100).map(<[Item]>::to_vec).collect();
         let results: Vec<Result<Vec<Item>, StoreError>> =
-            futures::stream::iter(chunks.into_iter().map(|c| self.batch_get(c)))
+            futures::stream::iter(chunks.into_iter().map(|c| self.batch_get(c, consistent)))
                 .buffer_unordered(4)
                 .collect()
                 .await;
@@ -126,14 +136,18 @@ impl Store {
     }
 
     /// One batch of at most 100 keys, retrying what DynamoDB leaves unprocessed.
-    async fn batch_get(&self, mut pending: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    async fn batch_get(
+        &self,
+        mut pending: Vec<Item>,
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
         let mut attempts = 0u32;
         while !pending.is_empty() {
             attempts += 1;
             let ka = KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut pending)))
-                .consistent_read(true)
+                .consistent_read(consistent)
                 .build()
                 .map_err(|e| StoreError::Service(e.to_string()))?;
             let resp = self
