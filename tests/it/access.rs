@@ -392,3 +392,49 @@ async fn g7_default_groups_for_new_accounts_and_no_access_while_suspended() {
         .await;
     r.assert_error(400, Some("invalidValue"));
 }
+
+/// G7: a default-access group a directory took over gets its members from the IdP only;
+/// when the IdP deletes it, the group goes back to admin empty, and the default joins
+/// recorded meanwhile do not start granting access.
+#[tokio::test]
+async fn g7_default_joins_of_a_directory_group_never_grant_after_it_returns_to_admin() {
+    let t = TestDirectory::new("okta").await;
+    let og = products(&t).await;
+    let idp_group = t.create_group("jira-users", &[]).await;
+    let sync = format!("/conflicts/{}/{idp_group}/sync", t.directory_id);
+    assert_eq!(t.org_admin("POST", &sync, None).await.status, 200);
+    t.org_admin(
+        "POST",
+        "/products/jira/default-groups",
+        Some(json!({"orgGroupId": og})),
+    )
+    .await;
+    // A new account joins the default group, but the directory decides its members.
+    t.create_user(okta_user("late@example.com", "late@example.com"))
+        .await;
+    let account = t.account_of("late@example.com").await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert_eq!(roles(&t, &account).await, Vec::<String>::new());
+    assert_eq!(
+        t.scim("DELETE", format!("/Groups/{idp_group}"), None)
+            .await
+            .status,
+        204
+    );
+    let groups = t.org_admin("GET", "/org-groups", None).await;
+    let g = groups.body["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find(|g| g["id"] == og.as_str())
+        .cloned()
+        .expect("og");
+    assert_eq!(g["managedBy"], "admin", "handed back");
+    assert_eq!(
+        roles(&t, &account).await,
+        Vec::<String>::new(),
+        "the default join recorded meanwhile does not count"
+    );
+}
