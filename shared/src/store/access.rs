@@ -93,15 +93,29 @@ impl Store {
     }
 
     /// The accounts of an IdP group's members: its member items, then their users in
-    /// batches of 100 (a user carries its account id).
+    /// batches of 100 (a user carries its account id), read eventually consistent: the
+    /// review's numbers decide nothing, and a sync conditions its writes on strong reads.
     pub async fn member_accounts(
         &self,
         directory_id: &str,
         group_id: &str,
     ) -> Result<MemberAccounts, StoreError> {
         let members = self.group_members(directory_id, group_id).await?;
+        let found = self
+            .get_items_read(
+                members
+                    .iter()
+                    .map(|id| keys::user(directory_id, id))
+                    .collect(),
+                false,
+            )
+            .await?;
         let mut out = MemberAccounts::default();
-        for u in self.get_users(directory_id, &members).await? {
+        for item in members
+            .iter()
+            .filter_map(|id| found.get(&keys::user(directory_id, id)))
+        {
+            let u = super::items::user_from_item(directory_id, item)?;
             match u.account_id {
                 Some(a) => {
                     out.accounts.insert(a);
