@@ -100,6 +100,7 @@ where
 }
 
 /// `attributes` / `excludedAttributes` of a request.
+#[derive(Default)]
 pub struct Projection {
     pub attributes: Vec<AttrRef>,
     pub excluded: Vec<AttrRef>,

@@ -14,11 +14,11 @@ use super::scim::{
 };
 use super::{store_error, AppState, MAX_PAGE_SIZE};
 use crate::directory::model::UserRecord;
-use crate::directory::users::UserWriteNeeds;
 use crate::directory::users::{
     plan_user_create, plan_user_delete, plan_user_replace, user_name_lower, user_write_needs,
     LinkDecision,
 };
+use crate::directory::users::{Refusal, UserDecision, UserWriteNeeds};
 use crate::scim::error::ScimError;
 use crate::scim::filter::parse_filter;
 use crate::scim::list::project;
@@ -155,20 +155,33 @@ async fn create(ctx: &ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
             org.as_ref(),
         )?;
         let decision = plan_user_create(&wctx, &state, &user_id, normalized.doc.clone());
-        let plan = decision.as_ref().map(|d| &d.plan).map_err(Clone::clone);
-        if ctx.apply(plan).await? {
-            let d = decision.map_err(|r| r.error)?;
-            if ctx.dry_run() {
-                return Ok(dry_run_response(
-                    render_user(ctx, &d.user, None),
-                    link_json(&d.link),
-                    &d.plan,
-                ));
-            }
-            return Ok(resource_response(ctx, 201, &d.user, None, &p));
+        if let Some(response) = answer_write(ctx, decision, 201, &p).await? {
+            return Ok(response);
         }
     }
     Err(contended())
+}
+
+/// Applies a user write's decision and answers it: the dry-run document, 204, or the
+/// resource with `status`. `None`: someone wrote first; load and plan again.
+async fn answer_write(
+    ctx: &ScimRequest<'_>,
+    decision: Result<UserDecision, Refusal>,
+    status: u16,
+    p: &Projection,
+) -> Result<Option<Response<Body>>, ScimError> {
+    let plan = decision.as_ref().map(|d| &d.plan).map_err(Clone::clone);
+    if !ctx.apply(plan).await? {
+        return Ok(None);
+    }
+    let d = decision.map_err(|r| r.error)?;
+    Ok(Some(if ctx.dry_run() {
+        dry_run_response(render_user(ctx, &d.user, None), link_json(&d.link), &d.plan)
+    } else if status == 204 {
+        empty(204)
+    } else {
+        resource_response(ctx, status, &d.user, None, p)
+    }))
 }
 
 /// Computes a user's next document and the quirks normalized on the way.
@@ -199,17 +212,8 @@ async fn write_existing(
             .map_err(store_error)?;
         let wctx = ctx.write_context(format!("{operation} /Users/{id}"), quirks, org.as_ref())?;
         let decision = plan_user_replace(&wctx, &state, doc);
-        let plan = decision.as_ref().map(|d| &d.plan).map_err(Clone::clone);
-        if ctx.apply(plan).await? {
-            let d = decision.map_err(|r| r.error)?;
-            if ctx.dry_run() {
-                return Ok(dry_run_response(
-                    render_user(ctx, &d.user, None),
-                    link_json(&d.link),
-                    &d.plan,
-                ));
-            }
-            return Ok(resource_response(ctx, 200, &d.user, None, &p));
+        if let Some(response) = answer_write(ctx, decision, 200, &p).await? {
+            return Ok(response);
         }
     }
     Err(contended())
@@ -255,16 +259,9 @@ async fn delete(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimE
             .await
             .map_err(store_error)?;
         let wctx = ctx.write_context(format!("DELETE /Users/{id}"), Vec::new(), org.as_ref())?;
-        let d = plan_user_delete(&wctx, &user, linked.as_ref(), &groups);
-        if ctx.apply(Ok(&d.plan)).await? {
-            if ctx.dry_run() {
-                return Ok(dry_run_response(
-                    render_user(ctx, &d.user, None),
-                    link_json(&d.link),
-                    &d.plan,
-                ));
-            }
-            return Ok(empty(204));
+        let decision = Ok(plan_user_delete(&wctx, &user, linked.as_ref(), &groups));
+        if let Some(response) = answer_write(ctx, decision, 204, &Projection::default()).await? {
+            return Ok(response);
         }
     }
     Err(contended())
