@@ -10,3 +10,4 @@ pub mod directory;
 pub mod http;
 pub mod scim;
 pub mod store;
+pub mod write;

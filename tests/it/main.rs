@@ -2,6 +2,8 @@
 //! `make test` starts DynamoDB Local and sets `SCIMLINK_TEST_DYNAMODB_ENDPOINT`.
 //! Each test gets its own organization and directory, so tests run in parallel on one table.
 
+#![recursion_limit = "256"]
+
 mod access;
 mod common;
 mod discovery;

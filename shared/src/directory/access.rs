@@ -5,12 +5,12 @@
 
 use std::collections::BTreeSet;
 
+use super::context::WriteContext;
 use super::model::{
     AccountStatus, ConflictRecord, GroupRecord, GroupRef, ManagedBy, OrgGroupRecord, OrgRecord,
     Outcome, Site,
 };
-use super::plan::{Condition, Plan, Record};
-use super::users::WriteContext;
+use super::plan::{Condition, Plan, Record, Write};
 use crate::scim::error::ScimError;
 
 /// The org groups that really grant an account access: admin-managed groups it is an
@@ -128,16 +128,16 @@ pub fn default_access_refusal(org: &OrgRecord, b: &Breakdown) -> Option<ScimErro
 }
 
 /// G3: sync a held group. The org group takes the IdP's membership and is handed to the
-/// directory, in one transaction; the admin membership items it had are removed after it
-/// (they stop counting the moment the group is directory-managed, so a crash in between
-/// leaves no half-synced group). Returns the plan and those items.
+/// directory; the admin membership items it had (`current`) are removed in the plan's
+/// `after` part: they stop counting the moment the group is directory-managed, so a crash
+/// between the two leaves no half-synced group.
 pub fn plan_sync(
     ctx: &WriteContext,
     org: &OrgRecord,
     b: &Breakdown,
     group: &GroupRecord,
     current: &BTreeSet<String>,
-) -> Result<(Plan, Vec<Record>), ScimError> {
+) -> Result<Plan, ScimError> {
     if let Some(e) = default_access_refusal(org, b) {
         return Err(e);
     }
@@ -186,15 +186,150 @@ pub fn plan_sync(
             ),
         )
     });
-    let cleanup = current
+    plan.after = current
         .iter()
-        .map(|a| Record::OrgMember {
-            org_id: org.id.clone(),
-            org_group_id: og.id.clone(),
-            account_id: a.clone(),
+        .map(|a| {
+            Write::Delete(
+                Record::OrgMember {
+                    org_id: org.id.clone(),
+                    org_group_id: og.id.clone(),
+                    account_id: a.clone(),
+                },
+                Condition::Always,
+            )
         })
         .collect();
-    Ok((plan, cleanup))
+    Ok(plan)
+}
+
+/// An admin adds accounts to an admin-managed org group (a directory-managed one takes its
+/// members from the IdP: 409).
+pub fn plan_add_members(
+    ctx: &WriteContext,
+    group: &OrgGroupRecord,
+    account_ids: &[String],
+) -> Result<Plan, ScimError> {
+    if group.managed_by != ManagedBy::Admin {
+        return Err(ScimError::new(
+            409,
+            None,
+            format!(
+                "group '{}' is managed by a directory: its members come from the IdP",
+                group.name
+            ),
+        ));
+    }
+    let mut plan = Plan::default();
+    for a in account_ids {
+        plan.put(
+            Record::OrgMember {
+                org_id: group.org_id.clone(),
+                org_group_id: group.id.clone(),
+                account_id: a.clone(),
+            },
+            Condition::Always,
+        );
+    }
+    plan.event(ctx.event(
+        Outcome::Updated,
+        format!(
+            "An admin added {} accounts to group '{}', granting {}.",
+            account_ids.len(),
+            group.name,
+            roles_text(&group.roles)
+        ),
+    ));
+    Ok(plan)
+}
+
+/// An admin creates an org group (managed by `admin`) granting `roles`; its name is unique
+/// in the org, case-insensitively (the guard's condition).
+pub fn plan_create_org_group(
+    ctx: &WriteContext,
+    name: &str,
+    roles: Vec<String>,
+) -> (Plan, OrgGroupRecord) {
+    let g = OrgGroupRecord {
+        org_id: ctx.org_id.clone(),
+        id: ctx.ids.next_id(),
+        name: name.to_string(),
+        managed_by: ManagedBy::Admin,
+        scim_group: None,
+        roles,
+        version: 1,
+        created: ctx.now.clone(),
+        last_modified: ctx.now.clone(),
+    };
+    let mut plan = Plan::default();
+    plan.put(
+        Record::Guard(
+            super::model::Guard::OrgGroupName {
+                org_id: ctx.org_id.clone(),
+                lower: name.to_lowercase(),
+            },
+            g.id.clone(),
+        ),
+        Condition::Absent,
+    );
+    plan.put(Record::OrgGroup(g.clone()), Condition::Absent);
+    plan.event(ctx.event(
+        Outcome::Created,
+        format!(
+            "An admin created org group '{name}' granting {}.",
+            g.roles.join(", ")
+        ),
+    ));
+    (plan, g)
+}
+
+/// An admin changes the roles an org group grants: its members' access changes with it.
+pub fn plan_set_roles(
+    ctx: &WriteContext,
+    group: &OrgGroupRecord,
+    roles: Vec<String>,
+) -> (Plan, OrgGroupRecord) {
+    let mut next = group.clone();
+    next.roles = roles;
+    next.version = group.version + 1;
+    next.last_modified = ctx.now.clone();
+    let mut plan = Plan::default();
+    plan.put(
+        Record::OrgGroup(next.clone()),
+        Condition::Version(group.version),
+    );
+    plan.event(ctx.event(
+        Outcome::Updated,
+        format!(
+            "Group '{}' now grants {} (was {}): its members' access changes with it.",
+            group.name,
+            roles_text(&next.roles),
+            roles_text(&group.roles)
+        ),
+    ));
+    (plan, next)
+}
+
+/// An org's settings (verified domains, sites, products, default groups) change: a new
+/// version of the org record, conditional on the one loaded, with its event.
+pub fn plan_org_update(
+    ctx: &WriteContext,
+    org: &OrgRecord,
+    mut next: OrgRecord,
+    message: String,
+) -> Plan {
+    next.version = org.version + 1;
+    let mut plan = Plan::default();
+    plan.put(Record::Org(next), Condition::Version(org.version));
+    plan.event(ctx.event(Outcome::Updated, message));
+    plan
+}
+
+fn roles_text(r: &[String]) -> String {
+    if r.is_empty() {
+        "no roles".into()
+    } else {
+        r.join(", ")
+    }
 }
 
 /// G3: reject a held group's sync: it stays held (the IdP can rename its group).

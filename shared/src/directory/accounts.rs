@@ -5,21 +5,21 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::context::WriteContext;
 use super::model::{
     AccountRecord, AccountStatus, Guard, ManagedBy, OrgGroupRecord, Origin, Outcome, Profile,
     UserRecord,
 };
+use super::plan::Refusal;
 use super::plan::{Condition, Plan, Record};
-use super::users::{
-    link_to_email, linked_id, unlink_account, Holder, LinkDecision, Refusal, WriteContext,
-};
+use super::users::{link_to_email, linked_id, unlink_account, Holder, LinkDecision};
 use crate::scim::error::ScimError;
 use crate::scim::resource::primary_email;
 
 fn new_account(ctx: &WriteContext, email: &str, origin: Origin, profile: Profile) -> AccountRecord {
     AccountRecord {
         org_id: ctx.org_id.clone(),
-        id: uuid::Uuid::new_v4().to_string(),
+        id: ctx.ids.next_id(),
         email: email.to_string(),
         origin,
         managed_by: ManagedBy::Admin,
@@ -331,7 +331,7 @@ mod tests {
     use super::*;
     use crate::directory::model::{EventRecord, LinkRef};
     use crate::directory::plan::Write;
-    use crate::directory::users::tests::{
+    use crate::directory::testkit::{
         account, account_put, account_puts, assert_one_write_per_item, ctx, email_guard,
         guard_puts, linked, only_event, org_member_puts, owner_profile, puts, user, user_doc, DIR,
         EARLIER, NOW, ORG, OTHER_DIR,

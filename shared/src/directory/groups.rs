@@ -3,11 +3,12 @@
 
 use serde_json::Value;
 
+use super::context::WriteContext;
 use super::model::{
     ConflictRecord, GroupRecord, GroupRef, Guard, ManagedBy, OrgGroupRecord, Outcome,
 };
+use super::plan::Refusal;
 use super::plan::{Condition, Plan, Record, Write};
-use super::users::{Refusal, WriteContext};
 use crate::scim::error::ScimError;
 
 pub fn display_name(doc: &Value) -> &str {
@@ -88,7 +89,7 @@ fn attach_org_group(
         None => {
             let og = OrgGroupRecord {
                 org_id: ctx.org_id.clone(),
-                id: uuid::Uuid::new_v4().to_string(),
+                id: ctx.ids.next_id(),
                 name: name.to_string(),
                 managed_by: ManagedBy::Directory {
                     directory_id: ctx.directory_id.clone(),
@@ -428,12 +429,15 @@ fn rename_org_group(ctx: &WriteContext, plan: &mut Plan, og: &OrgGroupRecord, ne
 }
 
 /// DELETE /Groups/{id}: the SCIM group, its guard and every member item go; a linked org
-/// group stays (it grants product roles) but is handed back to `admin`, now empty.
+/// group stays (it grants product roles) but is handed back to `admin`, now empty: the
+/// admin membership items it still has (`stale_admin_members`, which did not count while the
+/// directory managed it) are removed with it, so they never start counting.
 pub fn plan_group_delete(
     ctx: &WriteContext,
     group: &GroupRecord,
     linked_org_group: Option<&OrgGroupRecord>,
     members: &[String],
+    stale_admin_members: &[String],
 ) -> GroupDecision {
     let mut plan = Plan::default();
     let name = display_name(&group.doc).to_string();
@@ -455,6 +459,16 @@ pub fn plan_group_delete(
         next.version = og.version + 1;
         next.last_modified = ctx.now.clone();
         plan.put(Record::OrgGroup(next), Condition::Version(og.version));
+        for account_id in stale_admin_members {
+            plan.delete(
+                Record::OrgMember {
+                    org_id: og.org_id.clone(),
+                    org_group_id: og.id.clone(),
+                    account_id: account_id.clone(),
+                },
+                Condition::Always,
+            );
+        }
         message.push_str(&format!(
             " Org group '{}' is kept, empty, and handed back to admin.",
             og.name
@@ -499,7 +513,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::directory::users::tests::{
+    use crate::directory::testkit::{
         assert_one_write_per_item, ctx, deletes, guard_deletes, guard_puts, only_event, puts,
         record_key, write_key, DIR, EARLIER, NOW, ORG, OTHER_DIR,
     };
@@ -1089,9 +1103,21 @@ mod tests {
     #[test]
     fn g1_delete_hands_the_linked_org_group_back_to_admin_and_removes_every_member() {
         let g = group("Engineering", Some("og-1"), false);
-        let d = plan_group_delete(&gctx(), &g, Some(&linked_og()), &members(&["u1", "u2"]));
+        let stale = vec!["acc-9".to_string()];
+        let d = plan_group_delete(
+            &gctx(),
+            &g,
+            Some(&linked_og()),
+            &members(&["u1", "u2"]),
+            &stale,
+        );
         assert_one_write_per_item(&d.plan);
         assert_eq!(member_ids(deletes(&d.plan)), vec!["u1", "u2"]);
+        assert!(
+            deletes(&d.plan).iter().any(|(r, _)| matches!(r,
+                Record::OrgMember { account_id, org_group_id, .. } if account_id == "acc-9" && org_group_id == "og-1")),
+            "the hand-back removes the admin membership that did not count while the directory managed the group"
+        );
         assert!(guard_deletes(&d.plan).contains(&(
             &group_name_guard("engineering"),
             &Condition::OwnedBy("g1".into())
@@ -1119,7 +1145,7 @@ mod tests {
     fn g2_delete_of_a_held_group_releases_its_conflict() {
         let g = group("Engineering", Some("og-admin"), true);
         let admin = org_group("og-admin", "Engineering", ManagedBy::Admin, None);
-        let d = plan_group_delete(&gctx(), &g, Some(&admin), &members(&["u1"]));
+        let d = plan_group_delete(&gctx(), &g, Some(&admin), &members(&["u1"]), &[]);
         assert_one_write_per_item(&d.plan);
         assert!(matches!(
             conflict_writes(&d.plan)[..],
@@ -1133,7 +1159,7 @@ mod tests {
     fn g5_delete_leaves_an_org_group_linked_to_another_scim_group_alone() {
         let g = group("Engineering", Some("og-1"), false);
         let og = org_group("og-1", "Engineering", by(DIR), Some("g-9"));
-        let d = plan_group_delete(&gctx(), &g, Some(&og), &[]);
+        let d = plan_group_delete(&gctx(), &g, Some(&og), &[], &[]);
         assert_one_write_per_item(&d.plan);
         assert!(org_group_puts(&d.plan).is_empty());
     }
@@ -1240,6 +1266,7 @@ mod tests {
                                 g,
                                 linked.as_ref(),
                                 &members(&["u1", "u2"]),
+                                &[],
                             );
                             assert_one_write_per_item(&d.plan);
                             plans += 1;

@@ -2,7 +2,11 @@
 
 pub mod access;
 pub mod accounts;
+pub mod context;
 pub mod groups;
 pub mod model;
+pub mod orgs;
 pub mod plan;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod users;

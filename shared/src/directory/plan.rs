@@ -2,6 +2,8 @@
 //! events that report them. Plans are pure data; `store::apply` runs one as a single
 //! DynamoDB transaction, so the log is written with the change it reports (E1).
 
+use crate::scim::error::ScimError;
+
 use super::model::{
     AccountRecord, ConflictRecord, DirectoryRecord, EventRecord, GroupRecord, Guard,
     OrgGroupRecord, OrgRecord, TokenRecord, UserRecord,
@@ -68,14 +70,32 @@ pub enum Write {
     },
 }
 
+/// Everything one write does. When it fits one transaction (100 actions), all of it commits
+/// at once. When it does not, `store::apply` splits it into parts, each idempotent, in an
+/// order that leaves a state the next attempt completes if a crash falls between two:
+///
+/// 1. membership removals (`Member`, `OrgMember` deletes of `writes`), in batches: a removed
+///    member of a group or user that still exists is what the request asked for anyway;
+/// 2. the rest of `writes`, in one transaction with its conditions: the change and its log;
+/// 3. membership additions (`Member`, `OrgMember` puts of `writes`), in batches: after the
+///    group and user they name exist, so no membership ever names a missing record;
+/// 4. `after`: clean-ups of items that stopped counting when part 2 committed (the admin
+///    membership of a group a sync handed to a directory). A crash before them leaves items
+///    nothing reads; the next write that hands the group back removes them first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
     pub writes: Vec<Write>,
+    /// Idempotent clean-ups applied after everything else (part 4 above).
+    pub after: Vec<Write>,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty()
+        self.writes.is_empty() && self.after.is_empty()
+    }
+    /// How many DynamoDB write actions the plan takes.
+    pub fn len(&self) -> usize {
+        self.writes.len() + self.after.len()
     }
     pub fn put(&mut self, record: Record, condition: Condition) {
         self.writes.push(Write::Put(record, condition));
@@ -91,7 +111,13 @@ impl Plan {
     pub fn is_membership(write: &Write) -> bool {
         matches!(
             write,
-            Write::Put(Record::Member { .. }, _) | Write::Delete(Record::Member { .. }, _)
+            Write::Put(
+                Record::Member { .. } | Record::OrgMember { .. },
+                Condition::Always
+            ) | Write::Delete(
+                Record::Member { .. } | Record::OrgMember { .. },
+                Condition::Always
+            )
         )
     }
 
@@ -100,5 +126,21 @@ impl Plan {
             Write::Put(Record::Event(e), _) => Some(e),
             _ => None,
         })
+    }
+}
+
+/// A refusal still leaves an event (L3, E1): the caller writes `plan` and answers `error`.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub error: ScimError,
+    pub plan: Plan,
+}
+
+impl From<ScimError> for Refusal {
+    fn from(error: ScimError) -> Self {
+        Refusal {
+            error,
+            plan: Plan::default(),
+        }
     }
 }

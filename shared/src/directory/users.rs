@@ -6,88 +6,15 @@
 
 use serde_json::Value;
 
+use super::context::WriteContext;
 use super::model::{
-    account_kind, AccountKind, AccountRecord, AccountStatus, EventRecord, Guard, LinkRef,
-    ManagedBy, Origin, Outcome, Profile, UserRecord,
+    AccountKind, AccountRecord, AccountStatus, Guard, LinkRef, ManagedBy, Origin, Outcome, Profile,
+    UserRecord,
 };
-use super::plan::{Condition, Plan, Record};
+use super::plan::{Condition, Plan, Record, Refusal};
 use crate::scim::error::ScimError;
-use crate::scim::resource::primary_email;
+use crate::scim::resource::{external_id, primary_email};
 use crate::scim::schema::ENTERPRISE_USER_SCHEMA;
-
-/// Who is writing, and when: what every event and record of one request shares.
-#[derive(Debug, Clone)]
-pub struct WriteContext {
-    pub org_id: String,
-    /// The org's verified domains: an account's email there makes it `managed`.
-    pub verified_domains: Vec<String>,
-    /// Default-access org groups every new account joins.
-    pub default_groups: Vec<String>,
-    pub directory_id: String,
-    pub idp: String,
-    pub request_id: Option<String>,
-    /// RFC 3339, milliseconds, UTC.
-    pub now: String,
-    /// `POST /Users`, `PATCH /Users/{id}`, ...
-    pub operation: String,
-    /// Normalizations applied to the IdP's request, for the log.
-    pub quirks: Vec<String>,
-}
-
-impl WriteContext {
-    pub fn kind_of(&self, email: &str) -> AccountKind {
-        account_kind(&self.verified_domains, email)
-    }
-
-    /// A new account joins every default-access group (admin memberships; a default group
-    /// managed by a directory takes its members from the IdP instead).
-    pub fn join_default_groups(&self, plan: &mut Plan, account_id: &str) {
-        for g in &self.default_groups {
-            plan.put(
-                Record::OrgMember {
-                    org_id: self.org_id.clone(),
-                    org_group_id: g.clone(),
-                    account_id: account_id.to_string(),
-                },
-                Condition::Always,
-            );
-        }
-    }
-
-    pub fn event(&self, outcome: Outcome, message: String) -> EventRecord {
-        EventRecord {
-            org_id: self.org_id.clone(),
-            // Admin calls act on the org, not through a directory.
-            directory_id: (!self.directory_id.is_empty()).then(|| self.directory_id.clone()),
-            time: self.now.clone(),
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            request_id: self.request_id.clone(),
-            idp: Some(self.idp.clone()),
-            operation: self.operation.clone(),
-            scim_id: None,
-            external_id: None,
-            email: None,
-            outcome,
-            message,
-            quirks: self.quirks.clone(),
-        }
-    }
-
-    pub(crate) fn user_event(
-        &self,
-        user_id: &str,
-        doc: &Value,
-        outcome: Outcome,
-        message: String,
-    ) -> EventRecord {
-        EventRecord {
-            scim_id: Some(user_id.to_string()),
-            external_id: external_id(doc).map(str::to_string),
-            email: primary_email(doc),
-            ..self.event(outcome, message)
-        }
-    }
-}
 
 /// The SCIM user that holds an account's link, as the 409 of L3 names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,31 +74,11 @@ pub struct UserDecision {
     pub link: LinkDecision,
 }
 
-/// A refusal still leaves an event (L3, E1): the caller writes `plan` and answers `error`.
-#[derive(Debug, Clone)]
-pub struct Refusal {
-    pub error: ScimError,
-    pub plan: Plan,
-}
-
-impl From<ScimError> for Refusal {
-    fn from(error: ScimError) -> Self {
-        Refusal {
-            error,
-            plan: Plan::default(),
-        }
-    }
-}
-
 pub fn user_name_lower(doc: &Value) -> String {
     doc.get("userName")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_lowercase()
-}
-
-pub fn external_id(doc: &Value) -> Option<&str> {
-    doc.get("externalId").and_then(Value::as_str)
 }
 
 pub fn is_active(doc: &Value) -> bool {
@@ -437,7 +344,7 @@ pub(crate) fn link_to_email(
     let kind = ctx.kind_of(email);
     match account {
         None => {
-            let account_id = uuid::Uuid::new_v4().to_string();
+            let account_id = ctx.ids.next_id();
             let managed_by = match kind {
                 AccountKind::Managed => ManagedBy::Directory {
                     directory_id: ctx.directory_id.clone(),
@@ -902,243 +809,16 @@ pub fn plan_user_delete(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    //! The user decisions (L1-L3, L5-L7, L9, E1). The fixtures and the item-key helper are
-    //! shared with the tests of `groups` and `accounts`.
+mod tests {
+    //! The user decisions (L1-L3, L5-L7, L9, E1).
 
-    use std::collections::HashSet;
+    use crate::directory::plan::Write;
 
     use serde_json::json;
 
     use super::*;
-    use crate::directory::plan::Write;
+    use crate::directory::testkit::*;
     use crate::scim::error::ScimType;
-    use crate::scim::schema::USER_SCHEMA;
-    use crate::store::keys;
-
-    pub(crate) const ORG: &str = "org1";
-    pub(crate) const DIR: &str = "dir1";
-    pub(crate) const OTHER_DIR: &str = "dir2";
-    pub(crate) const NOW: &str = "2026-03-04T05:06:07.890Z";
-    pub(crate) const EARLIER: &str = "2026-01-01T00:00:00.000Z";
-
-    pub(crate) fn ctx() -> WriteContext {
-        WriteContext {
-            org_id: ORG.into(),
-            verified_domains: vec!["example.com".into()],
-            default_groups: Vec::new(),
-            directory_id: DIR.into(),
-            idp: "okta".into(),
-            request_id: Some("req-1".into()),
-            now: NOW.into(),
-            operation: "POST /Users".into(),
-            quirks: vec!["okta-string-boolean".into()],
-        }
-    }
-
-    /// A canonical SCIM user document with one primary work email.
-    pub(crate) fn user_doc(user_name: &str, email: Option<&str>) -> Value {
-        let mut doc = json!({
-            "schemas": [USER_SCHEMA],
-            "userName": user_name,
-            "name": {"givenName": "Ada", "familyName": "Lovelace"},
-            "active": true,
-        });
-        if let Some(e) = email {
-            doc["emails"] = json!([{"value": e, "primary": true, "type": "work"}]);
-        }
-        doc
-    }
-
-    pub(crate) fn set(mut doc: Value, key: &str, value: Value) -> Value {
-        doc[key] = value;
-        doc
-    }
-
-    pub(crate) fn user(id: &str, doc: Value, account_id: Option<&str>) -> UserRecord {
-        UserRecord {
-            directory_id: DIR.into(),
-            id: id.into(),
-            doc,
-            version: 3,
-            created: EARLIER.into(),
-            last_modified: EARLIER.into(),
-            account_id: account_id.map(str::to_string),
-        }
-    }
-
-    pub(crate) fn owner_profile() -> Profile {
-        Profile {
-            display_name: Some("Chosen By Owner".into()),
-            given_name: Some("Owner".into()),
-            family_name: Some("Chosen".into()),
-            title: Some("Owner's title".into()),
-            department: None,
-        }
-    }
-
-    /// An unlinked account managed by admin.
-    pub(crate) fn account(id: &str, email: &str, origin: Origin) -> AccountRecord {
-        AccountRecord {
-            org_id: ORG.into(),
-            id: id.into(),
-            email: email.into(),
-            origin,
-            managed_by: ManagedBy::Admin,
-            status: AccountStatus::Active,
-            profile: owner_profile(),
-            link: None,
-            version: 5,
-            created: EARLIER.into(),
-            last_modified: EARLIER.into(),
-        }
-    }
-
-    /// `account` linked to SCIM user `user_id` of `directory_id`, managed by that directory
-    /// when its email is managed (as L2 leaves it).
-    pub(crate) fn linked(mut a: AccountRecord, directory_id: &str, user_id: &str) -> AccountRecord {
-        a.link = Some(LinkRef {
-            directory_id: directory_id.into(),
-            user_id: user_id.into(),
-        });
-        if account_kind(&["example.com".to_string()], &a.email) == AccountKind::Managed {
-            a.managed_by = ManagedBy::Directory {
-                directory_id: directory_id.into(),
-            };
-        }
-        a
-    }
-
-    fn by_dir() -> ManagedBy {
-        ManagedBy::Directory {
-            directory_id: DIR.into(),
-        }
-    }
-
-    // ---- the item key of every write: the store's own derivation ----
-
-    pub(crate) fn record_key(r: &Record) -> (String, String) {
-        crate::store::record_key(r)
-    }
-
-    pub(crate) fn write_key(w: &Write) -> (String, String) {
-        match w {
-            Write::Put(r, _) | Write::Delete(r, _) => record_key(r),
-            Write::TouchGroup {
-                directory_id,
-                group_id,
-                ..
-            } => keys::group(directory_id, group_id),
-        }
-    }
-
-    /// A plan is one DynamoDB transaction, which refuses two operations on one item.
-    pub(crate) fn assert_one_write_per_item(plan: &Plan) {
-        let mut seen = HashSet::new();
-        for w in &plan.writes {
-            let k = write_key(w);
-            assert!(
-                seen.insert(k.clone()),
-                "two writes to item {k:?} in one plan: {:#?}",
-                plan.writes
-            );
-        }
-    }
-
-    // ---- reading plans ----
-
-    pub(crate) fn puts(plan: &Plan) -> Vec<(&Record, &Condition)> {
-        plan.writes
-            .iter()
-            .filter_map(|w| match w {
-                Write::Put(r, c) => Some((r, c)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    pub(crate) fn deletes(plan: &Plan) -> Vec<(&Record, &Condition)> {
-        plan.writes
-            .iter()
-            .filter_map(|w| match w {
-                Write::Delete(r, c) => Some((r, c)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    pub(crate) fn account_puts(plan: &Plan) -> Vec<(&AccountRecord, &Condition)> {
-        puts(plan)
-            .into_iter()
-            .filter_map(|(r, c)| match r {
-                Record::Account(a) => Some((a, c)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The one account put for `id`.
-    pub(crate) fn account_put<'a>(plan: &'a Plan, id: &str) -> (&'a AccountRecord, &'a Condition) {
-        let found: Vec<_> = account_puts(plan)
-            .into_iter()
-            .filter(|(a, _)| a.id == id)
-            .collect();
-        assert_eq!(
-            found.len(),
-            1,
-            "one put of account {id}: {:#?}",
-            plan.writes
-        );
-        found[0]
-    }
-
-    pub(crate) fn guard_puts(plan: &Plan) -> Vec<(&Guard, &str, &Condition)> {
-        puts(plan)
-            .into_iter()
-            .filter_map(|(r, c)| match r {
-                Record::Guard(g, owner) => Some((g, owner.as_str(), c)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    pub(crate) fn guard_deletes(plan: &Plan) -> Vec<(&Guard, &Condition)> {
-        deletes(plan)
-            .into_iter()
-            .filter_map(|(r, c)| match r {
-                Record::Guard(g, _) => Some((g, c)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    pub(crate) fn org_member_puts(plan: &Plan) -> Vec<(String, String)> {
-        puts(plan)
-            .into_iter()
-            .filter_map(|(r, _)| match r {
-                Record::OrgMember {
-                    org_group_id,
-                    account_id,
-                    ..
-                } => Some((org_group_id.clone(), account_id.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The plan's only event.
-    pub(crate) fn only_event(plan: &Plan) -> &EventRecord {
-        let events: Vec<_> = plan.events().collect();
-        assert_eq!(events.len(), 1, "one event: {:#?}", plan.writes);
-        events[0]
-    }
-
-    pub(crate) fn email_guard(email: &str) -> Guard {
-        Guard::AccountEmail {
-            org_id: ORG.into(),
-            email: email.into(),
-        }
-    }
 
     fn state_with_email_account(a: AccountRecord) -> UserWriteState {
         UserWriteState {

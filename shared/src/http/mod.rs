@@ -2,9 +2,6 @@
 //! One `handle_*` per deployed function.
 
 pub mod admin;
-mod admin_access;
-mod admin_accounts;
-mod admin_log;
 pub mod discovery;
 pub mod groups;
 mod listing;
@@ -135,19 +132,11 @@ pub async fn authenticate_directory(
     }
 }
 
-pub fn unknown_directory() -> ScimError {
-    ScimError::not_found("directory not found")
-}
+pub use crate::write::unknown_directory;
 
-/// Store failures a client can act on (429) or not (500, logged).
+/// Store failures as a client sees them: the write service's one policy.
 pub fn store_error(e: StoreError) -> ScimError {
-    match e {
-        StoreError::Throttled => ScimError::throttled(1),
-        other => {
-            tracing::error!(error = %other, "store error");
-            ScimError::internal()
-        }
-    }
+    e.into()
 }
 
 /// Turns a handler's result into the response, logging one line an admin can read.

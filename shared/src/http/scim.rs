@@ -1,5 +1,5 @@
 //! What the SCIM resource functions share: routing, auth, the per-request log line,
-//! projections, dry runs, `If-Match`, and applying a decision (or logging its refusal).
+//! projections, dry runs, `If-Match`, and the caller the write service writes as.
 
 use std::collections::HashMap;
 
@@ -9,21 +9,15 @@ use serde_json::{json, Value};
 use super::request::body_bytes;
 use super::response::scim_json;
 use super::{
-    authenticate_directory, finish, query_params, request_id, store_error, unknown_directory,
-    AppState, DirectoryAuth, Route, MAX_PAYLOAD_BYTES,
+    authenticate_directory, finish, query_params, request_id, AppState, DirectoryAuth, Route,
+    MAX_PAYLOAD_BYTES,
 };
-use crate::directory::model::OrgRecord;
 use crate::directory::plan::Plan;
-use crate::directory::users::{Refusal, WriteContext};
 use crate::scim::error::ScimError;
-use crate::scim::list::{
-    etag, if_match_admits, parse_attr_list, project, render, AttrRef, RenderMeta,
-};
+use crate::scim::list::{parse_attr_list, project, render, AttrRef, RenderMeta};
 use crate::scim::schema::ResourceType;
-use crate::store::{ApplyError, Store};
-
-/// How often a write loads and plans again after losing a race before answering 429.
-pub const MAX_WRITE_ATTEMPTS: usize = 8;
+use crate::store::Store;
+use crate::write::{Caller, Writer};
 
 /// One authenticated SCIM request of a directory.
 pub struct ScimRequest<'a> {
@@ -157,87 +151,27 @@ impl ScimRequest<'_> {
             .unwrap_or(false)
     }
 
-    pub fn write_context(
-        &self,
-        operation: String,
-        quirks: Vec<String>,
-        org: Option<&OrgRecord>,
-    ) -> Result<WriteContext, ScimError> {
-        let org = org.ok_or_else(unknown_directory)?;
-        Ok(WriteContext {
-            org_id: org.id.clone(),
-            verified_domains: org.verified_domains.clone(),
-            default_groups: org.default_groups(),
-            directory_id: self.auth.directory_id.clone(),
-            idp: self.auth.idp.clone(),
-            request_id: Some(self.rid.clone()),
-            now: crate::clock::now(),
-            operation,
-            quirks,
-        })
-    }
-
-    /// A write context for decisions that do not depend on the org's domains (groups).
-    pub fn group_write_context(&self, operation: String, quirks: Vec<String>) -> WriteContext {
-        WriteContext {
+    /// Who writes, for the write service.
+    pub fn caller(&self) -> Caller {
+        Caller {
             org_id: self.auth.org_id.clone(),
-            verified_domains: Vec::new(),
-            default_groups: Vec::new(),
             directory_id: self.auth.directory_id.clone(),
             idp: self.auth.idp.clone(),
-            request_id: Some(self.rid.clone()),
-            now: crate::clock::now(),
-            operation,
-            quirks,
+            request_id: self.rid.clone(),
         }
     }
 
-    /// S6: `If-Match` must admit the stored version.
-    pub fn check_if_match(&self, version: u64) -> Result<(), ScimError> {
-        if let Some(v) = self
-            .req
+    /// The write service of this request (a dry run when `?dryRun=true`).
+    pub fn writer(&self) -> Writer<'_> {
+        Writer::new(self.store, self.dry_run())
+    }
+
+    /// The `If-Match` header (S6), checked by the write service against the stored version.
+    pub fn if_match(&self) -> Option<&str> {
+        self.req
             .headers()
             .get(http::header::IF_MATCH)
             .and_then(|v| v.to_str().ok())
-        {
-            if !if_match_admits(v, version) {
-                return Err(ScimError::precondition_failed(format!(
-                    "If-Match {v} does not match the current version {}",
-                    etag(version)
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// Applies a decision's plan (nothing on a dry run). `Ok(false)`: someone wrote first,
-    /// load and plan again. A refusal's plan (its event) is written, then its error answered.
-    pub async fn apply(&self, decision: Result<&Plan, Refusal>) -> Result<bool, ScimError> {
-        match decision {
-            Ok(plan) if self.dry_run() => {
-                let _ = plan;
-                Ok(true)
-            }
-            Ok(plan) => match self.store.apply(plan).await {
-                Ok(()) => Ok(true),
-                Err(ApplyError::Stale) => {
-                    // Spread the retries of racing writers.
-                    let jitter = rand::random::<u64>() % 20;
-                    tokio::time::sleep(std::time::Duration::from_millis(5 + jitter)).await;
-                    Ok(false)
-                }
-                Err(ApplyError::Store(e)) => Err(store_error(e)),
-            },
-            Err(refusal) => {
-                if !self.dry_run() {
-                    // The refusal is logged (L3, E1); a failure to log never hides the error.
-                    if let Err(e) = self.store.apply(&refusal.plan).await {
-                        tracing::warn!(error = %e, "could not log a refusal");
-                    }
-                }
-                Err(refusal.error)
-            }
-        }
     }
 }
 
@@ -310,11 +244,6 @@ impl ScimRequest<'_> {
     }
 }
 
-/// Races lost `MAX_WRITE_ATTEMPTS` times in a row: the client should retry shortly.
-pub fn contended() -> ScimError {
-    ScimError::throttled(1)
-}
-
 /// The documented dry-run answer (E3): the resource as it would be, the decision, the
 /// writes it would make and the log lines it would leave.
 pub fn dry_run_response(resource: Value, decision: Value, plan: &Plan) -> Response<Body> {
@@ -328,7 +257,7 @@ pub fn dry_run_response(resource: Value, decision: Value, plan: &Plan) -> Respon
             "schemas": ["urn:scimlink:api:messages:2.0:DryRun"],
             "resource": resource,
             "decision": decision,
-            "writes": plan.writes.len(),
+            "writes": plan.len(),
             "events": events,
         }),
         &[],

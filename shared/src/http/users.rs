@@ -8,25 +8,20 @@ use serde_json::{json, Value};
 use super::listing::{list_page, Listing, Paging};
 use super::request::json_body;
 use super::response::{empty, scim_json};
-use super::scim::{
-    contended, dry_run_response, handle, projection, Projection, ScimRequest, Stored,
-    MAX_WRITE_ATTEMPTS,
-};
-use super::{store_error, AppState, MAX_PAGE_SIZE};
+use super::scim::{dry_run_response, handle, projection, Projection, ScimRequest, Stored};
+use super::{AppState, MAX_PAGE_SIZE};
 use crate::directory::model::UserRecord;
-use crate::directory::users::{
-    plan_user_create, plan_user_delete, plan_user_replace, user_name_lower, user_write_needs,
-    LinkDecision,
-};
-use crate::directory::users::{Refusal, UserDecision, UserWriteNeeds};
+use crate::directory::users::{user_name_lower, LinkDecision};
 use crate::scim::error::ScimError;
 use crate::scim::filter::parse_filter;
 use crate::scim::list::project;
 use crate::scim::lookup::{index_lookups, IndexLookup};
-use crate::scim::patch::{apply_patch, parse_patch_with_quirks};
+use crate::scim::patch::parse_patch_with_quirks;
 use crate::scim::resource::canonicalize;
 use crate::scim::schema::{SEARCH_REQUEST, USER_RESOURCE};
 use crate::store::{keys, user_from_item, Store};
+use crate::write::users::{load_user, UserChange, UserOutcome};
+use crate::write::Written;
 
 /// Entry point of the `scim-users` function.
 pub async fn handle_scim_users(
@@ -90,14 +85,6 @@ fn resource_response(
     ctx.resource_response(&USER_RESOURCE, status, &render_user(ctx, user, groups), p)
 }
 
-async fn load_user(ctx: &ScimRequest<'_>, id: &str) -> Result<UserRecord, ScimError> {
-    ctx.store
-        .get_user(ctx.directory_id(), id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| ScimError::not_found(format!("user {id} not found")))
-}
-
 /// The user's groups, read only when the response shows them (one query).
 async fn groups_for(
     ctx: &ScimRequest<'_>,
@@ -110,14 +97,13 @@ async fn groups_for(
     Ok(Some(
         ctx.store
             .groups_of_user(ctx.directory_id(), &user.id)
-            .await
-            .map_err(store_error)?,
+            .await?,
     ))
 }
 
 async fn get(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError> {
     let p = ctx.projection(&USER_RESOURCE)?;
-    let user = load_user(ctx, id).await?;
+    let user = load_user(ctx.store, ctx.directory_id(), id).await?;
     let groups = groups_for(ctx, &user, &p).await?;
     Ok(resource_response(ctx, 200, &user, groups.as_deref(), &p))
 }
@@ -142,129 +128,67 @@ async fn create(ctx: &ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
     let p = ctx.projection(&USER_RESOURCE)?;
     let normalized = canonicalize(&USER_RESOURCE, &json_body(ctx.req)?)?;
     let user_id = uuid::Uuid::new_v4().to_string();
-    for _ in 0..MAX_WRITE_ATTEMPTS {
-        let needs = user_write_needs(None, &normalized.doc);
-        let (org, state) = ctx
-            .store
-            .load_user_write(&ctx.auth.org_id, ctx.directory_id(), None, &needs)
-            .await
-            .map_err(store_error)?;
-        let wctx = ctx.write_context(
-            "POST /Users".into(),
-            normalized.quirks.clone(),
-            org.as_ref(),
-        )?;
-        let decision = plan_user_create(&wctx, &state, &user_id, normalized.doc.clone());
-        if let Some(response) = answer_write(ctx, decision, 201, &p).await? {
-            return Ok(response);
-        }
-    }
-    Err(contended())
+    let written = ctx
+        .writer()
+        .create_user(&ctx.caller(), &user_id, normalized.doc, normalized.quirks)
+        .await?;
+    Ok(answer_write(ctx, written, 201, &p))
 }
 
-/// Applies a user write's decision and answers it: the dry-run document, 204, or the
-/// resource with `status`. `None`: someone wrote first; load and plan again.
-async fn answer_write(
+/// A user write's answer: the dry-run document, 204, or the resource with `status`.
+fn answer_write(
     ctx: &ScimRequest<'_>,
-    decision: Result<UserDecision, Refusal>,
+    written: Written<UserOutcome>,
     status: u16,
     p: &Projection,
-) -> Result<Option<Response<Body>>, ScimError> {
-    let plan = decision.as_ref().map(|d| &d.plan).map_err(Clone::clone);
-    if !ctx.apply(plan).await? {
-        return Ok(None);
-    }
-    let d = decision.map_err(|r| r.error)?;
-    Ok(Some(if ctx.dry_run() {
-        dry_run_response(render_user(ctx, &d.user, None), link_json(&d.link), &d.plan)
+) -> Response<Body> {
+    let UserOutcome { user, link } = &written.outcome;
+    if written.dry_run {
+        let decision = link
+            .as_ref()
+            .map(link_json)
+            .unwrap_or_else(|| json!({"link": "unchanged", "reason": "nothing changed (L4)"}));
+        dry_run_response(render_user(ctx, user, None), decision, &written.plan)
     } else if status == 204 {
         empty(204)
     } else {
-        resource_response(ctx, status, &d.user, None, p)
-    }))
-}
-
-/// Computes a user's next document and the quirks normalized on the way.
-type NextDoc<'a> = dyn Fn(&UserRecord) -> Result<(Value, Vec<String>), ScimError> + Sync + 'a;
-
-/// PUT and PATCH: compute the new document from the stored one, answer a no-op without
-/// writing (L4), else load, plan and apply, starting over when someone wrote first.
-async fn write_existing(
-    ctx: &ScimRequest<'_>,
-    id: &str,
-    operation: &str,
-    next_doc: &NextDoc<'_>,
-) -> Result<Response<Body>, ScimError> {
-    let p = ctx.projection(&USER_RESOURCE)?;
-    for _ in 0..MAX_WRITE_ATTEMPTS {
-        let existing = load_user(ctx, id).await?;
-        ctx.check_if_match(existing.version)?;
-        let (doc, quirks) = next_doc(&existing)?;
-        if doc == existing.doc {
-            tracing::info!(request_id = %ctx.rid, directory = %ctx.directory_id(), scim_id = %id, outcome = "no-op", "unchanged user; nothing written (L4)");
-            return Ok(resource_response(ctx, 200, &existing, None, &p));
-        }
-        let needs = user_write_needs(Some(&existing), &doc);
-        let (org, state) = ctx
-            .store
-            .load_user_write(&ctx.auth.org_id, ctx.directory_id(), Some(existing), &needs)
-            .await
-            .map_err(store_error)?;
-        let wctx = ctx.write_context(format!("{operation} /Users/{id}"), quirks, org.as_ref())?;
-        let decision = plan_user_replace(&wctx, &state, doc);
-        if let Some(response) = answer_write(ctx, decision, 200, &p).await? {
-            return Ok(response);
-        }
+        resource_response(ctx, status, user, None, p)
     }
-    Err(contended())
 }
 
 async fn replace(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError> {
+    let p = ctx.projection(&USER_RESOURCE)?;
     let normalized = canonicalize(&USER_RESOURCE, &json_body(ctx.req)?)?;
-    write_existing(ctx, id, "PUT", &|_| {
-        Ok((normalized.doc.clone(), normalized.quirks.clone()))
-    })
-    .await
+    let change = UserChange::Replace {
+        doc: normalized.doc,
+        quirks: normalized.quirks,
+    };
+    let written = ctx
+        .writer()
+        .change_user(&ctx.caller(), id, ctx.if_match(), &change)
+        .await?;
+    Ok(answer_write(ctx, written, 200, &p))
 }
 
 async fn patch(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError> {
+    let p = ctx.projection(&USER_RESOURCE)?;
     let mut quirks = Vec::new();
     let ops = parse_patch_with_quirks(&USER_RESOURCE, &json_body(ctx.req)?, &mut quirks)?;
-    write_existing(ctx, id, "PATCH", &|existing| {
-        let n = apply_patch(&USER_RESOURCE, &existing.doc, &ops)?;
-        Ok((n.doc, quirks.iter().cloned().chain(n.quirks).collect()))
-    })
-    .await
+    let change = UserChange::Patch { ops, quirks };
+    let written = ctx
+        .writer()
+        .change_user(&ctx.caller(), id, ctx.if_match(), &change)
+        .await?;
+    Ok(answer_write(ctx, written, 200, &p))
 }
 
 /// DELETE (L7): the user, its link and its memberships go; the account stays.
 async fn delete(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError> {
-    for _ in 0..MAX_WRITE_ATTEMPTS {
-        let user = load_user(ctx, id).await?;
-        ctx.check_if_match(user.version)?;
-        // The org and the linked account in one batch read.
-        let needs = UserWriteNeeds {
-            linked_account: user.account_id.clone(),
-            ..UserWriteNeeds::default()
-        };
-        let (org, state) = ctx
-            .store
-            .load_user_write(&ctx.auth.org_id, ctx.directory_id(), None, &needs)
-            .await
-            .map_err(store_error)?;
-        let linked = state.linked_account;
-        let groups = ctx
-            .store
-            .groups_of_user(ctx.directory_id(), id)
-            .await
-            .map_err(store_error)?;
-        let wctx = ctx.write_context(format!("DELETE /Users/{id}"), Vec::new(), org.as_ref())?;
-        let decision = Ok(plan_user_delete(&wctx, &user, linked.as_ref(), &groups));
-        if let Some(response) = answer_write(ctx, decision, 204, &Projection::default()).await? {
-            return Ok(response);
-        }
-    }
-    Err(contended())
+    let written = ctx
+        .writer()
+        .delete_user(&ctx.caller(), id, ctx.if_match())
+        .await?;
+    Ok(answer_write(ctx, written, 204, &Projection::default()))
 }
 
 /// POST /Users/.search (S8): the same query as GET, from a SearchRequest body.
@@ -384,17 +308,15 @@ async fn candidates(
             IndexLookup::Id(id) => vec![id.clone()],
             IndexLookup::UserName(n) => store
                 .guard_owner(keys::user_name_guard(dir, n))
-                .await
-                .map_err(store_error)?
+                .await?
                 .into_iter()
                 .collect(),
             IndexLookup::ExternalId(e) => store
                 .guard_owner(keys::external_id_guard(dir, e))
-                .await
-                .map_err(store_error)?
+                .await?
                 .into_iter()
                 .collect(),
-            IndexLookup::Email(e) => store.user_ids_by_email(dir, e).await.map_err(store_error)?,
+            IndexLookup::Email(e) => store.user_ids_by_email(dir, e).await?,
             // Not indexed for users: `index_lookups` results with it are never passed here.
             IndexLookup::DisplayName(_) => Vec::new(),
         };
@@ -406,12 +328,7 @@ async fn candidates(
     }
     match ids.as_slice() {
         [] => Ok(Vec::new()),
-        [one] => Ok(store
-            .get_user(dir, one)
-            .await
-            .map_err(store_error)?
-            .into_iter()
-            .collect()),
-        many => store.get_users(dir, many).await.map_err(store_error),
+        [one] => Ok(store.get_user(dir, one).await?.into_iter().collect()),
+        many => Ok(store.get_users(dir, many).await?),
     }
 }

@@ -45,7 +45,7 @@ pub struct ScimError {
     pub status: u16,
     pub scim_type: Option<ScimType>,
     pub detail: String,
-    /// Seconds a throttled client should wait (429 only).
+    /// Seconds a client should wait before retrying (429 and 503 only).
     pub retry_after: Option<u32>,
     /// The methods the resource takes (405 only, RFC 9110 §15.5.6).
     pub allow: Option<&'static str>,
@@ -118,6 +118,13 @@ impl ScimError {
         ScimError {
             retry_after: Some(retry_after),
             ..Self::new(429, None, "too many requests; retry later")
+        }
+    }
+    /// 503 with `Retry-After`: a transient failure on our side; the request changed nothing.
+    pub fn unavailable(retry_after: u32, detail: impl Into<String>) -> Self {
+        ScimError {
+            retry_after: Some(retry_after),
+            ..Self::new(503, None, detail)
         }
     }
     pub fn internal() -> Self {

@@ -10,6 +10,25 @@ use super::error::ScimError;
 use super::filter::{CompareOp, Filter};
 use super::patch::{PatchOpKind, PatchOperation};
 
+/// Splits `members` off a canonical group document: the document without it, and the
+/// member ids in request order, each once.
+pub fn take_members(mut doc: Value) -> (Value, Vec<String>) {
+    let members = doc
+        .as_object_mut()
+        .and_then(|o| o.remove("members"))
+        .and_then(|m| m.as_array().cloned())
+        .unwrap_or_default();
+    let mut ids: Vec<String> = Vec::new();
+    for m in members {
+        if let Some(v) = m.get("value").and_then(Value::as_str) {
+            if !ids.iter().any(|i| i == v) {
+                ids.push(v.to_string());
+            }
+        }
+    }
+    (doc, ids)
+}
+
 /// One membership operation, in request order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MemberOp {

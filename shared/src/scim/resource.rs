@@ -685,6 +685,11 @@ pub(crate) fn dedup(items: &mut Vec<Value>) {
     *items = out;
 }
 
+/// The document's `externalId`, as the IdP sent it.
+pub fn external_id(doc: &Value) -> Option<&str> {
+    doc.get("externalId").and_then(Value::as_str)
+}
+
 /// The address to use for a user: the `emails` entry marked primary, else the first of type
 /// `work`, else the first, else `userName` if it looks like an address (one `@` with text on
 /// both sides). Trimmed and lowercased.

@@ -119,23 +119,22 @@ fn transact_item(store: &Store, write: &Write) -> Result<TransactWriteItem, Stor
 }
 
 impl Store {
-    /// Applies `plan`: one transaction when it fits (the usual case), else the membership
-    /// writes, each valid alone, go in batches around it: removals before, additions after,
-    /// so that a crash never leaves a member of a group that does not exist.
-    /// An empty plan sends nothing (L4: a no-op writes nothing).
+    /// Applies `plan`: one transaction when it fits (the usual case), else in the ordered,
+    /// idempotent parts that `Plan`'s documentation lists. An empty plan sends nothing (L4).
     pub async fn apply(&self, plan: &Plan) -> Result<(), ApplyError> {
-        if plan.writes.len() <= MAX_TRANSACTION_ACTIONS {
-            return self.transact(plan).await;
+        if plan.len() <= MAX_TRANSACTION_ACTIONS {
+            let all: Vec<Write> = plan.writes.iter().chain(&plan.after).cloned().collect();
+            return self.transact(&all).await;
         }
         let (members, core): (Vec<Write>, Vec<Write>) =
             plan.writes.iter().cloned().partition(Plan::is_membership);
-        let (puts, deletes): (Vec<Write>, Vec<Write>) = members
+        let (additions, removals): (Vec<Write>, Vec<Write>) = members
             .into_iter()
             .partition(|w| matches!(w, Write::Put(..)));
-        self.batch_write(&deletes).await?;
-        self.transact(&Plan { writes: core }).await?;
-        self.batch_write(&puts).await?;
-        Ok(())
+        self.batch_write(&removals).await?;
+        self.transact(&core).await?;
+        self.batch_write(&additions).await?;
+        self.batch_write(&plan.after).await
     }
 
     /// Bulk-loads records with unconditional puts (seeding a benchmark or an import): no
@@ -144,15 +143,6 @@ impl Store {
         let writes: Vec<Write> = records
             .into_iter()
             .map(|r| Write::Put(r, Condition::Always))
-            .collect();
-        self.batch_write(&writes).await
-    }
-
-    /// Bulk-deletes records (membership clean-up after a sync), in batches.
-    pub async fn delete_all(&self, records: Vec<Record>) -> Result<(), ApplyError> {
-        let writes: Vec<Write> = records
-            .into_iter()
-            .map(|r| Write::Delete(r, Condition::Always))
             .collect();
         self.batch_write(&writes).await
     }
@@ -192,19 +182,18 @@ impl Store {
         Ok(())
     }
 
-    async fn transact(&self, plan: &Plan) -> Result<(), ApplyError> {
-        if plan.is_empty() {
+    async fn transact(&self, writes: &[Write]) -> Result<(), ApplyError> {
+        if writes.is_empty() {
             return Ok(());
         }
-        if plan.writes.len() > MAX_TRANSACTION_ACTIONS {
+        if writes.len() > MAX_TRANSACTION_ACTIONS {
             return Err(StoreError::Service(format!(
                 "a plan of {} writes exceeds one transaction; it must be split where each part is valid",
-                plan.writes.len()
+                writes.len()
             ))
             .into());
         }
-        let items = plan
-            .writes
+        let items = writes
             .iter()
             .map(|w| transact_item(self, w))
             .collect::<Result<Vec<_>, _>>()?;

@@ -307,7 +307,7 @@ impl Store {
                 let holder = self.get_user(&link.directory_id, &link.user_id).await?;
                 state.email_holder = Some(Holder {
                     external_id: holder.as_ref().and_then(|h| {
-                        crate::directory::users::external_id(&h.doc).map(str::to_string)
+                        crate::scim::resource::external_id(&h.doc).map(str::to_string)
                     }),
                     directory_id: link.directory_id,
                     user_id: link.user_id,

@@ -46,6 +46,10 @@ pub enum StoreError {
     /// A stored item could not be read back: a bug or a manual edit, never a client error.
     #[error("corrupt item {0}")]
     Corrupt(String),
+    /// DynamoDB could not be reached or failed on its side (a 5xx, a timeout, a broken
+    /// connection) after the SDK's own retries: transient, the client may retry.
+    #[error("DynamoDB unavailable: {0}")]
+    Unavailable(String),
     #[error("DynamoDB error: {0}")]
     Service(String),
 }
@@ -77,11 +81,23 @@ impl Store {
     }
 }
 
-pub(crate) fn service_error<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+pub(crate) fn service_error<E>(
+    e: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> StoreError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
+    use aws_sdk_dynamodb::error::SdkError;
+    let transient = match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(s) => s.raw().status().is_server_error(),
+        _ => false,
+    };
+    if transient {
+        return StoreError::Unavailable(format!("{e:?}").chars().take(300).collect());
+    }
     let code = e
         .as_service_error()
         .and_then(|s| s.code())

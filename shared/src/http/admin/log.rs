@@ -4,9 +4,8 @@ use lambda_http::{Body, Response};
 use serde_json::{json, Value};
 use time::macros::format_description;
 
-use super::admin::{ok_json, AdminCall};
-use super::admin_accounts::{account_detail, user_summary};
-use super::store_error;
+use super::call::{ok_json, AdminCall};
+use super::render::{account_detail, event_json, user_summary};
 use crate::directory::model::{EventRecord, ManagedBy, UserRecord};
 use crate::directory::users::normalize_email;
 use crate::scim::error::ScimError;
@@ -25,10 +24,6 @@ fn parse_day(s: &str) -> Result<time::Date, ScimError> {
 
 fn day_text(d: time::Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-}
-
-pub fn event_json(e: &EventRecord) -> Value {
-    serde_json::to_value(e).unwrap_or(Value::Null)
 }
 
 /// Reads the log newest first: one day partition at a time, `since`..`until`, filtered.
@@ -55,8 +50,7 @@ pub async fn read_events(
                 // Read ahead of what is wanted, so a filter skipping many events costs few queries.
                 ((limit - out.len()) * 4).clamp(25, 500) as i32,
             )
-            .await
-            .map_err(store_error)?;
+            .await?;
         queries += 1;
         let wanted = limit - out.len();
         if page.items.len() > wanted {
@@ -141,29 +135,12 @@ pub async fn diagnose(call: &AdminCall<'_>) -> Result<Response<Body>, ScimError>
             .get("email")
             .ok_or_else(|| ScimError::invalid_value("the 'email' parameter is required"))?,
     );
-    let account = call
-        .store
-        .account_by_email(&call.org.id, &email)
-        .await
-        .map_err(store_error)?;
-    let directories = call
-        .store
-        .directories_of_org(&call.org.id)
-        .await
-        .map_err(store_error)?;
+    let account = call.store.account_by_email(&call.org.id, &email).await?;
+    let directories = call.store.directories_of_org(&call.org.id).await?;
     let mut scim_users: Vec<UserRecord> = Vec::new();
     for d in &directories {
-        let ids = call
-            .store
-            .user_ids_by_email(&d.id, &email)
-            .await
-            .map_err(store_error)?;
-        scim_users.extend(
-            call.store
-                .get_users(&d.id, &ids)
-                .await
-                .map_err(store_error)?,
-        );
+        let ids = call.store.user_ids_by_email(&d.id, &email).await?;
+        scim_users.extend(call.store.get_users(&d.id, &ids).await?);
     }
     let detail = match &account {
         Some(a) => Some(account_detail(call, a).await?),
