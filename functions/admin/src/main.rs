@@ -1,11 +1,13 @@
 //! The `admin` Lambda function: wiring only; the logic is `scimlink::http::admin::handle_admin`.
 
 use lambda_http::{run, service_fn, Error, Request};
-use scimlink::http::{admin::handle_admin, init_tracing, AppState};
+use scimlink::http::{admin::handle_admin, AppState};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    init_tracing();
+    // Level from AWS_LAMBDA_LOG_LEVEL (else RUST_LOG, else INFO); JSON lines when
+    // AWS_LAMBDA_LOG_FORMAT=JSON, as the template and the local stack set it.
+    lambda_http::tracing::init_default_subscriber();
     let state = AppState::from_env().await;
     run(service_fn(|req: Request| handle_admin(&state, req))).await
 }

@@ -1,11 +1,13 @@
 //! The `scim-discovery` Lambda function: wiring only; the logic is `scimlink::http::discovery::handle_scim_discovery`.
 
 use lambda_http::{run, service_fn, Error, Request};
-use scimlink::http::{discovery::handle_scim_discovery, init_tracing, AppState};
+use scimlink::http::{discovery::handle_scim_discovery, AppState};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    init_tracing();
+    // Level from AWS_LAMBDA_LOG_LEVEL (else RUST_LOG, else INFO); JSON lines when
+    // AWS_LAMBDA_LOG_FORMAT=JSON, as the template and the local stack set it.
+    lambda_http::tracing::init_default_subscriber();
     let state = AppState::from_env().await;
     run(service_fn(|req: Request| {
         handle_scim_discovery(&state, req)

@@ -1,11 +1,14 @@
-//! In-process calls of the handlers, routed by path as API Gateway routes to functions:
+//! In-process calls of the handlers, routed by path as API Gateway routes to functions, with
+//! the path parameters its routes give:
 //! what the integration tests and the benchmark drive.
 
-use lambda_http::{Body, Request, Response};
+use std::collections::HashMap;
+
+use lambda_http::{Body, Request, RequestExt, Response};
 
 use super::{
     admin::handle_admin, discovery::handle_scim_discovery, groups::handle_scim_groups,
-    users::handle_scim_users, AppState,
+    request::Route, users::handle_scim_users, AppState,
 };
 
 /// Serves `req` with the function API Gateway would route it to.
@@ -14,14 +17,27 @@ pub async fn dispatch(
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     let path = req.uri().path().to_string();
-    if path.contains("/admin/v1/") {
-        handle_admin(state, req).await
-    } else if path.contains("/Users") {
-        handle_scim_users(state, req).await
-    } else if path.contains("/Groups") {
-        handle_scim_groups(state, req).await
-    } else {
-        handle_scim_discovery(state, req).await
+    if let Some(i) = path.find("/admin/v1/") {
+        let proxy = path[i + "/admin/v1/".len()..].to_string();
+        let req = req.with_path_parameters(HashMap::from([("proxy".to_string(), proxy)]));
+        return handle_admin(state, req).await;
+    }
+    let route = Route::parse(&path);
+    let params = |r: &Route| {
+        let mut p = HashMap::from([("directoryId".to_string(), r.directory_id.clone())]);
+        if let Some(id) = &r.id {
+            p.insert("id".to_string(), id.clone());
+        }
+        p
+    };
+    match route {
+        Some(r) if r.resource == "Users" => {
+            handle_scim_users(state, req.with_path_parameters(params(&r))).await
+        }
+        Some(r) if r.resource == "Groups" => {
+            handle_scim_groups(state, req.with_path_parameters(params(&r))).await
+        }
+        _ => handle_scim_discovery(state, req).await,
     }
 }
 

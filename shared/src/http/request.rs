@@ -18,6 +18,22 @@ pub struct Route {
 }
 
 impl Route {
+    /// A Users or Groups request as the router passes it: `directoryId` and `id` are path
+    /// parameters of the routes `.../{directoryId}/{resource}[/{id}]` (infra/template.yaml,
+    /// and the workspace router of `cargo lambda watch`). Without them (a caller that routes
+    /// without parameters), the raw path is parsed.
+    pub fn for_resource(req: &Request, resource: &str) -> Option<Route> {
+        let params = req.path_parameters();
+        match params.first("directoryId") {
+            Some(directory_id) => Some(Route {
+                directory_id: directory_id.to_string(),
+                resource: resource.to_string(),
+                id: params.first("id").map(str::to_string),
+            }),
+            None => Route::parse(req.uri().path()).filter(|r| r.resource == resource),
+        }
+    }
+
     /// Parses the SCIM part of a path; any prefix before `/scim/v2/` (an API stage) is ignored.
     pub fn parse(path: &str) -> Option<Route> {
         let start = path.find("/scim/v2/directories/")?;

@@ -48,15 +48,13 @@ where
     let before = store.metrics().snapshot();
     let started = std::time::Instant::now();
     let rid = request_id(req);
-    let route = Route::parse(req.uri().path());
+    let route = Route::for_resource(req, resource);
     let directory = route
         .as_ref()
         .map(|r| r.directory_id.clone())
         .unwrap_or_default();
     let result = async {
-        let route = route
-            .filter(|r| r.resource == resource)
-            .ok_or_else(|| ScimError::not_found("no such endpoint"))?;
+        let route = route.ok_or_else(|| ScimError::not_found("no such endpoint"))?;
         // Oversized bodies are refused before anything is read.
         if body_bytes(req).len() > MAX_PAYLOAD_BYTES {
             return Err(ScimError::payload_too_large(MAX_PAYLOAD_BYTES));

@@ -85,11 +85,8 @@ impl Store {
         directory_id: &str,
         group_id: &str,
     ) -> Result<Option<ConflictRecord>, StoreError> {
-        self.get_item(keys::conflict(org_id, directory_id, group_id))
-            .await?
-            .as_ref()
-            .map(from_data)
-            .transpose()
+        self.get_data(keys::conflict(org_id, directory_id, group_id))
+            .await
     }
 
     /// The accounts of an IdP group's members: its member items, then their users in

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::items::{from_data, get_s, group_from_item};
+use super::items::{get_s, group_from_item};
 use super::keys::{self, MEMBER_PREFIX};
 use super::{Store, StoreError};
 use crate::directory::groups::GroupNameState;
@@ -35,11 +35,7 @@ impl Store {
         org_id: &str,
         org_group_id: &str,
     ) -> Result<Option<OrgGroupRecord>, StoreError> {
-        self.get_item(keys::org_group(org_id, org_group_id))
-            .await?
-            .as_ref()
-            .map(from_data)
-            .transpose()
+        self.get_data(keys::org_group(org_id, org_group_id)).await
     }
 
     /// The SCIM group holding `lower` in this directory and the org group of that name:

@@ -181,31 +181,32 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        self.get_item(keys::token(hash))
+    /// One strongly consistent `GetItem` of a record stored as JSON data (orgs, directories,
+    /// tokens, accounts, org groups, conflicts), decoded as `T`.
+    pub(crate) async fn get_data<T: serde::de::DeserializeOwned>(
+        &self,
+        key: (String, String),
+    ) -> Result<Option<T>, StoreError> {
+        self.get_item(key)
             .await?
             .as_ref()
             .map(from_data)
             .transpose()
     }
 
+    pub async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.get_data(keys::token(hash)).await
+    }
+
     pub async fn get_org(&self, org_id: &str) -> Result<Option<OrgRecord>, StoreError> {
-        self.get_item(keys::org(org_id))
-            .await?
-            .as_ref()
-            .map(from_data)
-            .transpose()
+        self.get_data(keys::org(org_id)).await
     }
 
     pub async fn get_directory(
         &self,
         directory_id: &str,
     ) -> Result<Option<DirectoryRecord>, StoreError> {
-        self.get_item(keys::directory(directory_id))
-            .await?
-            .as_ref()
-            .map(from_data)
-            .transpose()
+        self.get_data(keys::directory(directory_id)).await
     }
 
     pub async fn get_user(
@@ -224,11 +225,7 @@ impl Store {
         org_id: &str,
         account_id: &str,
     ) -> Result<Option<AccountRecord>, StoreError> {
-        self.get_item(keys::account(org_id, account_id))
-            .await?
-            .as_ref()
-            .map(from_data)
-            .transpose()
+        self.get_data(keys::account(org_id, account_id)).await
     }
 
     /// The owner named by a guard item, if the guard exists.

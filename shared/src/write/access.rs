@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-use super::{Caller, Decision, Writer, Written};
+use super::{found, Caller, Decision, Writer, Written};
 use crate::directory::access::{
     breakdown, plan_add_members, plan_create_org_group, plan_org_update, plan_reject,
     plan_set_roles, plan_sync, Breakdown,
@@ -28,10 +28,7 @@ pub(crate) async fn load_org_group(
     org_id: &str,
     id: &str,
 ) -> Result<OrgGroupRecord, ScimError> {
-    store
-        .get_org_group(org_id, id)
-        .await?
-        .ok_or_else(|| ScimError::not_found(format!("org group {id} not found")))
+    found(store.get_org_group(org_id, id).await?, "org group", id)
 }
 
 pub(crate) async fn load_conflict(

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::{check_if_match, Caller, Decision, Writer, Written};
+use super::{check_if_match, found, Caller, Decision, Writer, Written};
 use crate::directory::groups::{
     display_name, plan_group_change, plan_group_create, plan_group_delete, GroupDecision,
     GroupNameState, MemberChange,
@@ -112,10 +112,7 @@ pub(crate) async fn load_group(
     directory_id: &str,
     id: &str,
 ) -> Result<GroupRecord, ScimError> {
-    store
-        .get_group(directory_id, id)
-        .await?
-        .ok_or_else(|| ScimError::not_found(format!("group {id} not found")))
+    found(store.get_group(directory_id, id).await?, "group", id)
 }
 
 impl Writer<'_> {

@@ -232,6 +232,11 @@ impl From<ApplyError> for ScimError {
     }
 }
 
+/// A record a write acts on, or 404 naming it.
+pub(crate) fn found<T>(record: Option<T>, what: &str, id: &str) -> Result<T, ScimError> {
+    record.ok_or_else(|| ScimError::not_found(format!("{what} {id} not found")))
+}
+
 /// An unknown directory and one of another org answer alike (X2).
 pub fn unknown_directory() -> ScimError {
     ScimError::not_found("directory not found")

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{check_if_match, Caller, Decision, Writer, Written};
+use super::{check_if_match, found, Caller, Decision, Writer, Written};
 use crate::directory::model::UserRecord;
 use crate::directory::plan::{Plan, Refusal};
 use crate::directory::users::{
@@ -74,10 +74,7 @@ pub(crate) async fn load_user(
     directory_id: &str,
     id: &str,
 ) -> Result<UserRecord, ScimError> {
-    store
-        .get_user(directory_id, id)
-        .await?
-        .ok_or_else(|| ScimError::not_found(format!("user {id} not found")))
+    found(store.get_user(directory_id, id).await?, "user", id)
 }
 
 impl Writer<'_> {
