@@ -95,8 +95,7 @@ pub async fn unlink(
     directory_id: &str,
     user_id: &str,
 ) -> Result<Response<Body>, ScimError> {
-    call.directory(directory_id).await?;
-    let caller = call.caller().in_directory(directory_id);
+    let caller = call.directory_caller(directory_id).await?;
     let written = call.writer().unlink(&caller, &call.org, user_id).await?;
     let mut body = json!({"user": user_summary(&written.outcome)});
     if written.dry_run {
@@ -111,8 +110,7 @@ pub async fn relink(
     directory_id: &str,
     user_id: &str,
 ) -> Result<Response<Body>, ScimError> {
-    call.directory(directory_id).await?;
-    let caller = call.caller().in_directory(directory_id);
+    let caller = call.directory_caller(directory_id).await?;
     let written = call.writer().relink(&caller, user_id).await?;
     let (user, decision) = &written.outcome;
     Ok(ok_json(

@@ -161,6 +161,12 @@ impl AdminCall<'_> {
         typed_body(self.req)
     }
 
+    /// The caller acting on a SCIM user of one of the org's directories.
+    pub async fn directory_caller(&self, directory_id: &str) -> Result<Caller, ScimError> {
+        self.directory(directory_id).await?;
+        Ok(self.caller().in_directory(directory_id))
+    }
+
     /// A directory of this org (404 for another org's, as for an unknown one).
     pub async fn directory(&self, directory_id: &str) -> Result<DirectoryRecord, ScimError> {
         self.store

@@ -9,6 +9,7 @@ use super::call::{dry_run, new_secret, ok_json, required, typed_body, AdminCall}
 use super::render::{directory_json, org_json};
 use crate::clock::now;
 use crate::directory::model::{DirectoryRecord, OrgRecord, TokenRecord, TokenScope};
+use crate::directory::plan::Record;
 use crate::http::response::empty;
 use crate::http::{hex, query_params, sha256};
 use crate::scim::error::ScimError;
@@ -64,8 +65,10 @@ pub async fn create_org(store: &Store, req: &Request) -> Result<Response<Body>, 
         products: Vec::new(),
     };
     let dry = dry_run(&query_params(req));
-    let written = Writer::new(store, dry).create_org(org).await?;
-    Ok(created(dry, org_json(&written.outcome)))
+    Writer::new(store, dry)
+        .create(Record::Org(org.clone()))
+        .await?;
+    Ok(created(dry, org_json(&org)))
 }
 
 /// 201 with what was created, or 200 with what would be on a dry run.
@@ -103,8 +106,8 @@ pub async fn create_directory(call: &AdminCall<'_>) -> Result<Response<Body>, Sc
         idp,
         created: now(),
     };
-    let written = call.writer().create_directory(dir).await?;
-    Ok(created(call.dry_run(), directory_json(&written.outcome)))
+    call.writer().create(Record::Directory(dir.clone())).await?;
+    Ok(created(call.dry_run(), directory_json(&dir)))
 }
 
 pub async fn list_directories(call: &AdminCall<'_>) -> Result<Response<Body>, ScimError> {
@@ -207,11 +210,11 @@ pub async fn revoke_credential(
         .into_iter()
         .find(|t| t.id == id)
         .ok_or_else(|| ScimError::not_found(format!("credential {id} not found")))?;
-    let written = call.writer().revoke_credential(token).await?;
+    let written = call.writer().revoke_credential(&token).await?;
     if written.dry_run {
         return Ok(ok_json(
             200,
-            json!({"id": written.outcome.id, "revoked": false, "dryRun": true}),
+            json!({"id": token.id, "revoked": false, "dryRun": true}),
         ));
     }
     Ok(empty(204))
@@ -249,10 +252,10 @@ pub async fn create_credential(
         org_id: call.org.id.clone(),
         created: now(),
     };
-    let written = call.writer().create_credential(token).await?;
+    let written = call.writer().create(Record::Token(token.clone())).await?;
     if let Some(o) = body.as_object_mut() {
-        o.insert("id".into(), json!(written.outcome.id));
-        o.insert("created".into(), json!(written.outcome.created));
+        o.insert("id".into(), json!(token.id));
+        o.insert("created".into(), json!(token.created));
         if !written.dry_run {
             let name = if directory.is_some() { "token" } else { "key" };
             o.insert(name.into(), Value::String(secret));
