@@ -1,0 +1,1 @@
+//! Races: concurrent writers lose nothing.

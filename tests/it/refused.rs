@@ -1,0 +1,1 @@
+//! S7: a refused request changes nothing.
