@@ -30,7 +30,8 @@
 //! - `InternalError`: HTTP 500 `InternalServerError`.
 //!
 //! Modes ([`Mode`]): fail call N once, or fail every call from N on (a fault the write
-//! service cannot retry away). SDK retries are on (`RetryConfig::standard()`, with a short
+//! service cannot retry away; for a failed condition or a transaction conflict, every write
+//! from N on, since reads never fail those). SDK retries are on (`RetryConfig::standard()`, with a short
 //! backoff so tests stay quick) or off (`RetryConfig::disabled()`: then the service's own
 //! code sees every fault).
 
@@ -71,12 +72,28 @@ impl Fault {
     }
 }
 
+impl Fault {
+    /// A failed condition or a transaction conflict only ever answers a write: when one
+    /// persists (`Mode::FromOn`), the reads in between succeed, as when a write loses every
+    /// race it runs (the service's lost races exhausted).
+    pub fn writes_only(self) -> bool {
+        matches!(self, Fault::ConditionFailed | Fault::TransactionConflict)
+    }
+}
+
+/// The DynamoDB operations that write.
+pub fn is_write(op: &str) -> bool {
+    matches!(
+        op,
+        "TransactWriteItems" | "BatchWriteItem" | "PutItem" | "DeleteItem" | "UpdateItem"
+    )
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// Only call N fails.
     Once,
-    /// Call N and every later call fail.
-    #[allow(dead_code)]
+    /// Call N and every later call fail (every later write, for `Fault::writes_only`).
     FromOn,
 }
 
@@ -129,6 +146,10 @@ impl Faults {
         self.calls.load(Ordering::SeqCst)
     }
 
+    pub fn attempts(&self) -> Vec<Attempt> {
+        lock(&self.attempts).clone()
+    }
+
     /// The attempts that got a fault.
     pub fn injected(&self) -> Vec<Attempt> {
         lock(&self.attempts)
@@ -145,7 +166,7 @@ impl Faults {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         let fault = lock(&self.injection).and_then(|i| match i.mode {
             Mode::Once if n == i.at => Some(i.fault),
-            Mode::FromOn if n >= i.at => Some(i.fault),
+            Mode::FromOn if n >= i.at && (is_write(op) || !i.fault.writes_only()) => Some(i.fault),
             _ => None,
         });
         lock(&self.attempts).push(Attempt {

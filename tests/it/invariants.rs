@@ -573,7 +573,6 @@ pub async fn assert_invariants(store: &Store, org_id: &str, context: &str) {
 }
 
 /// What differs between two snapshots of a tenant: keys added, removed, and changed.
-#[allow(dead_code)]
 pub fn diff(before: &Items, after: &Items) -> Vec<String> {
     let mut out = Vec::new();
     for (k, item) in after {

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
 use crate::common::{okta_user, patch_op, Response, TestDirectory, OPERATOR_KEY};
-use crate::faults::{self, Fault, Faults, Injection, Mode};
+use crate::faults::{self, is_write, Fault, Faults, Injection, Mode};
 use crate::invariants::{self, Items, Tenant};
 use crate::tables::{plain_store, uuid_like, PrivateTable};
 
@@ -227,7 +227,6 @@ impl World {
     }
 
     /// Puts the tenant back exactly as `snapshot` (after a refused request changed it).
-    #[allow(dead_code)]
     pub async fn restore(&self, snapshot: &Items) {
         let now = self.items().await;
         let client = self.okta.state.store.client();
@@ -782,16 +781,30 @@ impl<'w> Session<'w> {
     }
 }
 
-/// The reference: the session without faults. Returns its final state and the DynamoDB
-/// attempts of each step (with SDK retries as given; there are none without faults).
-pub async fn reference(sdk_retries: bool) -> (Value, Vec<usize>) {
-    let w = World::new(sdk_retries).await;
+/// The reference: the session without faults, once per test binary. Its final state, the
+/// DynamoDB attempts of each step, and the operation of every attempt in order.
+pub struct Reference {
+    pub state: Value,
+    pub per_step: Vec<usize>,
+    pub ops: Vec<String>,
+}
+
+static REFERENCE: OnceCell<Reference> = OnceCell::const_new();
+
+pub async fn reference() -> &'static Reference {
+    REFERENCE.get_or_init(clean_run).await
+}
+
+async fn clean_run() -> Reference {
+    let w = World::new(false).await;
     let mut s = Session::new(&w);
     let mut per_step = Vec::new();
+    let mut ops = Vec::new();
     for k in 0..STEPS {
         w.faults.arm(None);
         let ok = Box::pin(s.run_step(k)).await;
         per_step.push(w.faults.calls());
+        ops.extend(w.faults.attempts().into_iter().map(|a| a.op));
         w.faults.disarm();
         assert!(ok, "step {k} of the clean session failed: {:?}", s.failed);
     }
@@ -800,31 +813,58 @@ pub async fn reference(sdk_retries: bool) -> (Value, Vec<usize>) {
     assert!(v.is_empty(), "clean session: {}", v.join("\n  "));
     let state = w.state().await;
     w.delete().await;
-    (state, per_step)
+    Reference {
+        state,
+        per_step,
+        ops,
+    }
 }
 
-/// Positions to try out of `1..=total`: all of them with `SCIMLINK_FAULT_STRIDE=1`, else
-/// every `stride`th from `offset` (so that the matrix stays at a couple of minutes; each
-/// fault kind and retry setting starts at another offset, so together they cover more).
-pub fn positions(total: usize, budget: usize, offset: usize) -> Vec<usize> {
-    let stride = std::env::var("SCIMLINK_FAULT_STRIDE")
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok())
-        .filter(|s| *s > 0)
-        .unwrap_or_else(|| total.div_ceil(budget.max(1)).max(1));
-    (1..=total).skip(offset % stride).step_by(stride).collect()
+fn env_usize(name: &str) -> Option<usize> {
+    std::env::var(name).ok().and_then(|s| s.parse().ok())
+}
+
+/// Positions (from 1) of the reference's attempts to inject at. Every position with
+/// `SCIMLINK_FAULT_STRIDE=1` (the exhaustive matrix: about 140 runs per fault kind and retry
+/// setting, some 10 minutes each). By default, to keep the whole matrix at a few minutes,
+/// a fixed stride over the write attempts (where partial writes and lost answers happen) for
+/// `SCIMLINK_FAULT_WRITES` runs (default 5) and over the read attempts for
+/// `SCIMLINK_FAULT_READS` runs (default 2), each fault kind and retry setting starting at
+/// another `offset`, so that together the tests cover more positions.
+pub fn positions(ops: &[String], offset: usize) -> Vec<usize> {
+    let all: Vec<usize> = (1..=ops.len()).collect();
+    if let Some(stride) = env_usize("SCIMLINK_FAULT_STRIDE").filter(|s| *s > 0) {
+        return all
+            .into_iter()
+            .skip(offset % stride)
+            .step_by(stride)
+            .collect();
+    }
+    let pick = |want: bool, budget: usize| -> Vec<usize> {
+        let of_kind: Vec<usize> = all
+            .iter()
+            .copied()
+            .filter(|p| is_write(&ops[p - 1]) == want)
+            .collect();
+        let stride = of_kind.len().div_ceil(budget.max(1)).max(1);
+        of_kind
+            .into_iter()
+            .skip(offset % stride)
+            .step_by(stride)
+            .collect()
+    };
+    let mut out = pick(true, env_usize("SCIMLINK_FAULT_WRITES").unwrap_or(5));
+    out.extend(pick(false, env_usize("SCIMLINK_FAULT_READS").unwrap_or(2)));
+    out.sort();
+    out
 }
 
 /// Runs the session with `fault` once at each sampled position; returns every problem.
 async fn matrix(fault: Fault, sdk_retries: bool, offset: usize) -> Vec<String> {
-    let (want, per_step) = reference(sdk_retries).await;
-    let total: usize = per_step.iter().sum();
-    let budget: usize = std::env::var("SCIMLINK_FAULT_RUNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(12);
+    let reference = reference().await;
+    let want = &reference.state;
     let mut problems = Vec::new();
-    for at in positions(total, budget, offset) {
+    for at in positions(&reference.ops, offset) {
         let w = World::new(sdk_retries).await;
         let mut s = Session::new(&w);
         w.faults.arm(Some(Injection {
@@ -857,7 +897,7 @@ async fn matrix(fault: Fault, sdk_retries: bool, offset: usize) -> Vec<String> {
         for v in w.violations().await {
             problems.push(format!("{ctx}: invariant: {v}"));
         }
-        for d in state_diff(&want, &w.state().await) {
+        for d in state_diff(want, &w.state().await) {
             problems.push(format!("{ctx}: final state: {d}"));
         }
         w.delete().await;
@@ -879,12 +919,14 @@ async fn e1_l1_l5_l7_g2_g3_clean_session_keeps_every_invariant() {
     let started = std::time::Instant::now();
     template().await;
     let built = started.elapsed();
-    let (state, per_step) = reference(false).await;
+    let r = reference().await;
     eprintln!(
-        "template {built:?}, run {:?}; DynamoDB attempts per step: {per_step:?} = {}",
+        "template {built:?}, run {:?}; DynamoDB attempts per step: {:?} = {}",
         started.elapsed() - built,
-        per_step.iter().sum::<usize>()
+        r.per_step,
+        r.ops.len()
     );
+    let state = &r.state;
     // alice, dan and the 30 bulk users left (bob was deleted, L7).
     assert_eq!(
         state["groups"]["okta:Engineering"]["members"]
