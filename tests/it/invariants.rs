@@ -561,7 +561,6 @@ pub async fn check_tenant(store: &Store, org_id: &str) -> Vec<String> {
 }
 
 /// Panics with every violation, if any.
-#[allow(dead_code)]
 pub async fn assert_invariants(store: &Store, org_id: &str, context: &str) {
     let v = check_tenant(store, org_id).await;
     assert!(
