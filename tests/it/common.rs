@@ -11,9 +11,7 @@ pub const TABLE: &str = "scimlink-test";
 /// A store on the test table of DynamoDB Local, created if missing. One client per test:
 /// each `#[tokio::test]` has its own runtime, and connections must not cross runtimes.
 pub async fn store() -> Store {
-    let endpoint = std::env::var("SCIMLINK_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
-        panic!("SCIMLINK_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `make test`, which starts DynamoDB Local")
-    });
+    let endpoint = endpoint();
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
@@ -27,6 +25,13 @@ pub async fn store() -> Store {
         .await
         .expect("create the test table");
     store
+}
+
+/// DynamoDB Local's endpoint (`SCIMLINK_TEST_DYNAMODB_ENDPOINT`).
+pub fn endpoint() -> String {
+    std::env::var("SCIMLINK_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!("SCIMLINK_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `make test`, which starts DynamoDB Local")
+    })
 }
 
 pub struct Response {
@@ -120,7 +125,11 @@ pub struct TestDirectory {
 impl TestDirectory {
     /// A new org (verified domain `example.com`) with one directory of the given IdP.
     pub async fn new(idp: &str) -> Self {
-        let state = AppState::new(store().await, Some(OPERATOR_KEY));
+        Self::on(AppState::new(store().await, Some(OPERATOR_KEY)), idp).await
+    }
+
+    /// The same on another state (a private table, a store with injected faults).
+    pub async fn on(state: AppState, idp: &str) -> Self {
         let org = admin(
             &state,
             "POST",

@@ -7,6 +7,12 @@
 mod access;
 mod common;
 mod discovery;
+mod faults;
 mod groups;
+mod invariants;
 mod linking;
+mod races;
+mod refused;
+mod session;
+mod tables;
 mod users;
