@@ -41,7 +41,8 @@ use scimlink::directory::model::{
     AccountRecord, ConflictRecord, EventRecord, GroupRecord, LinkRef, ManagedBy, OrgGroupRecord,
     UserRecord,
 };
-use scimlink::directory::users::{external_id, indexed_emails, user_name_lower};
+use scimlink::directory::users::{indexed_emails, user_name_lower};
+use scimlink::scim::resource::external_id;
 use scimlink::store::{event_from_item, group_from_item, keys, user_from_item, Item, Store};
 
 pub type Key = (String, String);
