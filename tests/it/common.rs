@@ -6,6 +6,8 @@ use scimlink::store::{create_table_if_missing, MetricsSnapshot, Store};
 use serde_json::{json, Value};
 
 pub const OPERATOR_KEY: &str = "test-operator-key";
+/// The tests' `SCIMLINK_CURSOR_KEY` (X4).
+pub const CURSOR_KEY: &str = "test-cursor-key-0123456789abcdef0123456789";
 pub const TABLE: &str = "scimlink-test";
 
 /// A store on the test table of DynamoDB Local, created if missing. One client per test:
@@ -120,7 +122,7 @@ pub struct TestDirectory {
 impl TestDirectory {
     /// A new org (verified domain `example.com`) with one directory of the given IdP.
     pub async fn new(idp: &str) -> Self {
-        let state = AppState::new(store().await, Some(OPERATOR_KEY));
+        let state = AppState::new(store().await, Some(OPERATOR_KEY)).with_cursor_key(CURSOR_KEY);
         let org = admin(
             &state,
             "POST",

@@ -7,13 +7,14 @@ use rand::RngCore;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
-use super::request::json_body;
+use super::request::{body_bytes, json_body};
 use super::response::{empty, json_response};
 use super::{bearer, finish, hex, request_id, sha256, store_error, AppState};
 use crate::clock::now;
 use crate::directory::model::{DirectoryRecord, OrgRecord, TokenRecord, TokenScope};
 use crate::directory::plan::{Condition, Plan, Record};
 use crate::scim::error::ScimError;
+use crate::scim::limits::check_admin_request;
 use crate::store::{ApplyError, Store};
 
 const JSON: &str = "application/json";
@@ -91,7 +92,7 @@ pub enum Actor {
 }
 
 /// X1/X2 for the admin API: the operator key or an admin key of `org_id`. A valid key of
-/// another org answers 404, as an unknown org does.
+/// another org answers 404, as an unknown org does; a SCIM token answers 401.
 async fn authorize_org(
     state: &AppState,
     store: &Store,
@@ -113,9 +114,11 @@ async fn authorize_org(
     }
     match token.scope {
         TokenScope::OrgAdmin if token.org_id == org_id => Ok(Actor::OrgAdmin { key_id: token.id }),
-        _ => Err(ScimError::not_found(format!(
+        TokenScope::OrgAdmin => Err(ScimError::not_found(format!(
             "organization {org_id} not found"
         ))),
+        // A SCIM token is not an admin credential: 401 like a wrong one, no oracle (X1).
+        TokenScope::Directory { .. } => Err(ScimError::unauthorized()),
     }
 }
 
@@ -145,6 +148,7 @@ async fn serve(
     }
     if parts.len() == 1 {
         require_operator(state, req)?;
+        check_admin_request(&parts, &super::query_params(req), body_bytes(req))?;
         return match method {
             "POST" => create_org(store, req).await,
             _ => Err(ScimError::method_not_allowed(
@@ -155,6 +159,7 @@ async fn serve(
     }
     let org_id = parts[1];
     let actor = authorize_org(state, store, req, org_id).await?;
+    check_admin_request(&parts, &super::query_params(req), body_bytes(req))?;
     let org = load_org(store, org_id).await?;
     let call = AdminCall {
         store,
@@ -163,6 +168,7 @@ async fn serve(
         actor,
         rid: request_id(req),
         params: super::query_params(req),
+        cursor_key: &state.cursor_key,
     };
     match (method, &parts[2..]) {
         ("GET", []) => Ok(ok(200, org_json(&call.org))),
@@ -255,6 +261,8 @@ pub struct AdminCall<'a> {
     pub actor: Actor,
     pub rid: String,
     pub params: std::collections::HashMap<String, String>,
+    /// Signs this deployment's paging cursors (X4).
+    pub cursor_key: &'a crate::store::cursor::CursorKey,
 }
 
 impl AdminCall<'_> {
@@ -325,6 +333,7 @@ async fn set_domain(
             org.verified_domains.push(d);
         }
     }
+    crate::scim::limits::check_org(&org)?;
     org.version = call.org.version + 1;
     let mut plan = Plan::default();
     plan.put(
@@ -344,14 +353,7 @@ async fn set_domain(
 }
 
 fn domain(raw: &str) -> Result<String, ScimError> {
-    let d = raw.trim().to_lowercase();
-    if d.contains('.') && !d.contains('@') && !d.contains(' ') && !d.starts_with('.') {
-        Ok(d)
-    } else {
-        Err(ScimError::invalid_value(format!(
-            "'{raw}' is not a domain name"
-        )))
-    }
+    crate::scim::limits::domain(raw)
 }
 
 /// The owner key of a credential listing: a directory's tokens or the org's admin keys.
@@ -442,7 +444,14 @@ async fn create_credential(
     };
     let mut plan = Plan::default();
     plan.put(Record::Token(token.clone()), Condition::Absent);
-    apply(call.store, &plan).await?;
+    call.apply(&plan).await?;
+    if call.dry_run() {
+        // E3: nothing is stored and no secret is shown, so nothing usable exists.
+        return Ok(ok(
+            200,
+            dry_run_body(json!({"id": token.id, "created": token.created}), extra),
+        ));
+    }
     let mut body = json!({
         "id": token.id,
         "created": token.created,
@@ -456,6 +465,27 @@ async fn create_credential(
         );
     }
     Ok(ok(201, body))
+}
+
+/// `?dryRun=true` of a request without an `AdminCall` (creating an org or a directory).
+fn dry_run(req: &Request) -> bool {
+    super::query_params(req)
+        .get("dryrun")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// What a create would make (E3), marked as not made: `record` and `extra` merged.
+fn dry_run_body(record: Value, extra: Value) -> Value {
+    let mut body = record;
+    if let (Some(o), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        o.extend(e.clone());
+        o.insert("dryRun".into(), Value::Bool(true));
+        o.insert(
+            "note".into(),
+            Value::String("Dry run: nothing was created, and no secret was issued.".into()),
+        );
+    }
+    body
 }
 
 async fn apply(store: &Store, plan: &Plan) -> Result<(), ScimError> {
@@ -544,6 +574,9 @@ async fn create_org(store: &Store, req: &Request) -> Result<Response<Body>, Scim
     };
     let mut plan = Plan::default();
     plan.put(Record::Org(org.clone()), Condition::Absent);
+    if dry_run(req) {
+        return Ok(ok(200, dry_run_body(org_json(&org), json!({}))));
+    }
     apply(store, &plan).await?;
     Ok(ok(201, org_json(&org)))
 }
@@ -585,6 +618,9 @@ async fn create_directory(
     };
     let mut plan = Plan::default();
     plan.put(Record::Directory(dir.clone()), Condition::Absent);
+    if dry_run(req) {
+        return Ok(ok(200, dry_run_body(directory_json(&dir), json!({}))));
+    }
     apply(store, &plan).await?;
     Ok(ok(201, directory_json(&dir)))
 }

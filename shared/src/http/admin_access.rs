@@ -65,6 +65,7 @@ fn slug(raw: &str) -> Result<String, ScimError> {
 
 /// Writes a new version of the org record (sites, products, defaults) with its event.
 async fn save_org(call: &AdminCall<'_>, next: OrgRecord, message: String) -> Result<(), ScimError> {
+    crate::scim::limits::check_org(&next)?;
     let mut next = next;
     next.version = call.org.version + 1;
     let mut plan = Plan::default();
