@@ -83,7 +83,7 @@ pub fn request(call: Call<'_>) -> Request {
     .expect("request")
 }
 
-async fn dispatch(state: &AppState, req: Request) -> Response {
+pub async fn dispatch(state: &AppState, req: Request) -> Response {
     let resp = scimlink::http::local::dispatch(state, req)
         .await
         .expect("handlers answer client errors as responses");

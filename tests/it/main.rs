@@ -6,5 +6,6 @@ mod access;
 mod common;
 mod discovery;
 mod groups;
+mod hostile;
 mod linking;
 mod users;
