@@ -165,7 +165,7 @@ build_functions() {
 write_lambda_env() {
     local file="$1" table="$2" operator_key="$3" cursor_key
     cursor_key="$(new_secret)"
-    mkdir -p "$(dirname "$file")""
+    mkdir -p "$(dirname "$file")"
     (
         umask 077
         cat >"$file" <<EOF
