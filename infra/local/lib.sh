@@ -159,9 +159,12 @@ build_functions() {
 # write_lambda_env FILE TABLE OPERATOR_KEY: the functions' environment, for
 # `cargo lambda watch --env-file` (after export_local_aws_env). Explicit values
 # override whatever the watch process inherited, and the operator key stays out
-# of `ps` output (an --env-var argument would not). Mode 600.
+# of `ps` output (an --env-var argument would not). Mode 600. The cursor key
+# (SCIMLINK_CURSOR_KEY, which signs paging cursors) is new for each file, like
+# the operator key: the data it pages through does not outlive the run.
 write_lambda_env() {
-    local file="$1" table="$2" operator_key="$3"
+    local file="$1" table="$2" operator_key="$3" cursor_key
+    cursor_key="$(new_secret)"
     mkdir -p "$(dirname "$file")"
     (
         umask 077
@@ -172,6 +175,7 @@ AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
 AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
 AWS_REGION=$AWS_REGION
 SCIMLINK_OPERATOR_KEY=$operator_key
+SCIMLINK_CURSOR_KEY=$cursor_key
 RUST_LOG=${RUST_LOG:-info}
 AWS_LAMBDA_LOG_FORMAT=JSON
 EOF
@@ -185,6 +189,9 @@ EOF
 # on their first request. Output goes to LOG_FILE when given and not empty.
 #   -A/--invoke-address: cargo-lambda listens on [::] (all interfaces) by default.
 #   -P/--invoke-port: one port for both the HTTP routes and the Lambda runtime API.
+#   --disable-cors: cargo-lambda would otherwise answer every Origin with
+#   credentials allowed; the API is not for browsers (as on AWS, where the HTTP
+#   API has no CORS configuration).
 #   set -m: own process group, so a Ctrl-C in the terminal reaches the calling
 #   script (which then stops it and its function instances in order), not cargo-lambda.
 WATCH_PID=""
@@ -194,9 +201,9 @@ start_functions() {
     log "starting cargo lambda watch on 127.0.0.1:$port${log_file:+ (log: ${log_file#"$ROOT"/})}"
     set -m
     if [ -n "$log_file" ]; then
-        cargo lambda watch -A 127.0.0.1 -P "$port" --env-file "$env_file" "$@" </dev/null >"$log_file" 2>&1 &
+        cargo lambda watch -A 127.0.0.1 -P "$port" --disable-cors --env-file "$env_file" "$@" </dev/null >"$log_file" 2>&1 &
     else
-        cargo lambda watch -A 127.0.0.1 -P "$port" --env-file "$env_file" "$@" </dev/null &
+        cargo lambda watch -A 127.0.0.1 -P "$port" --disable-cors --env-file "$env_file" "$@" </dev/null &
     fi
     WATCH_PID=$!
     set +m

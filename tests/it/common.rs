@@ -6,6 +6,8 @@ use scimlink::store::{create_table_if_missing, MetricsSnapshot, Store};
 use serde_json::{json, Value};
 
 pub const OPERATOR_KEY: &str = "test-operator-key";
+/// The tests' `SCIMLINK_CURSOR_KEY` (X4).
+pub const CURSOR_KEY: &str = "test-cursor-key-0123456789abcdef0123456789";
 pub const TABLE: &str = "scimlink-test";
 
 /// A store on the test table of DynamoDB Local, created if missing. One client per test:
@@ -86,7 +88,7 @@ pub fn request(call: Call<'_>) -> Request {
     .expect("request")
 }
 
-async fn dispatch(state: &AppState, req: Request) -> Response {
+pub async fn dispatch(state: &AppState, req: Request) -> Response {
     let resp = scimlink::http::local::dispatch(state, req)
         .await
         .expect("handlers answer client errors as responses");
@@ -125,7 +127,11 @@ pub struct TestDirectory {
 impl TestDirectory {
     /// A new org (verified domain `example.com`) with one directory of the given IdP.
     pub async fn new(idp: &str) -> Self {
-        Self::on(AppState::new(store().await, Some(OPERATOR_KEY)), idp).await
+        Self::on(
+            AppState::new(store().await, Some(OPERATOR_KEY)).with_cursor_key(CURSOR_KEY),
+            idp,
+        )
+        .await
     }
 
     /// The same on another state (a private table, a store with injected faults).

@@ -9,6 +9,7 @@ mod common;
 mod discovery;
 mod faults;
 mod groups;
+mod hostile;
 mod invariants;
 mod linking;
 mod races;

@@ -113,7 +113,8 @@ impl WriteContext {
             email: None,
             outcome,
             message,
-            quirks: self.quirks.clone(),
+            // X4: quirks may quote what a client sent; the event item stays small.
+            quirks: crate::scim::limits::cap_quirks(&self.quirks),
         }
     }
 

@@ -23,6 +23,7 @@ use crate::scim::members::{split_group_patch, take_members};
 use crate::scim::patch::parse_patch_with_quirks;
 use crate::scim::resource::canonicalize;
 use crate::scim::schema::GROUP_RESOURCE;
+use crate::store::cursor::CursorScope;
 use crate::store::{group_from_item, keys, Store};
 use crate::write::groups::{load_group, GroupChange};
 
@@ -229,7 +230,11 @@ async fn list(
     let p = projection(&GROUP_RESOURCE, params)?;
     let dir = ctx.directory_id();
     let partition = keys::groups_of(dir);
-    let paging = Paging::from_params(params, &partition, MAX_PAGE_SIZE)?;
+    let paging = Paging::from_params(
+        params,
+        &CursorScope::new(ctx.cursor_key, dir, &partition),
+        MAX_PAGE_SIZE,
+    )?;
     let filter = params
         .get("filter")
         .filter(|f| !f.trim().is_empty())

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use super::{store_error, MAX_FILTER_SCAN};
 use crate::scim::error::{ScimError, ScimType};
 use crate::scim::schema::LIST_RESPONSE;
-use crate::store::{cursor, Item, Store, StoreError};
+use crate::store::cursor::{self, CursorScope};
+use crate::store::{Item, Store, StoreError};
 
 /// Resources one cursor page may examine (RFC 9865 lets a page hold fewer than `count`):
 /// a non-indexed filter over a large directory pages on instead of failing with `tooMany`.
@@ -32,34 +33,35 @@ pub fn invalid_cursor() -> ScimError {
     )
 }
 
-/// Decodes a cursor of this listing; a key of another partition is refused.
-pub fn decode_cursor(raw: &str, partition: &str) -> Result<CursorAt, ScimError> {
+/// Decodes a cursor of this listing (X4): only a cursor this deployment signed for this
+/// directory and listing is accepted; garbage, a modified cursor or another's is refused.
+pub fn decode_cursor(raw: &str, scope: &CursorScope) -> Result<CursorAt, ScimError> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(CursorAt::First);
     }
-    if let Some(n) = raw.strip_prefix('o') {
-        return n
-            .parse()
+    let position = scope.open(raw).map_err(|_| invalid_cursor())?;
+    if let Some(n) = position.get("o").and_then(Value::as_u64) {
+        return usize::try_from(n)
             .map(CursorAt::Offset)
             .map_err(|_| invalid_cursor());
     }
-    let key = raw
-        .strip_prefix('k')
-        .and_then(cursor::decode)
+    let key = position
+        .get("k")
+        .and_then(cursor::key_from_json)
         .ok_or_else(invalid_cursor)?;
     match key.get("gsi1pk").and_then(|v| v.as_s().ok()) {
-        Some(p) if p == partition => Ok(CursorAt::After(key)),
+        Some(p) if p == scope.listing() => Ok(CursorAt::After(key)),
         _ => Err(invalid_cursor()),
     }
 }
 
-pub fn key_cursor(key: &HashMap<String, AttributeValue>) -> String {
-    format!("k{}", cursor::encode(key))
+pub fn key_cursor(scope: &CursorScope, key: &HashMap<String, AttributeValue>) -> String {
+    scope.seal(&json!({ "k": cursor::key_json(key) }))
 }
 
-pub fn offset_cursor(n: usize) -> String {
-    format!("o{n}")
+pub fn offset_cursor(scope: &CursorScope, n: usize) -> String {
+    scope.seal(&json!({ "o": n }))
 }
 
 /// The index key of a listed item: where the next cursor page starts after it.
@@ -175,7 +177,7 @@ impl<R> Listing<'_, R> {
                 .store
                 .gsi1_page(&self.partition, next.take(), want)
                 .await
-                .map_err(|_| invalid_cursor())?;
+                .map_err(store_error)?;
             for item in &page.items {
                 examined += 1;
                 let r = (self.decode)(item).map_err(store_error)?;
@@ -206,16 +208,26 @@ impl<R> Listing<'_, R> {
 /// request carries a `cursor` parameter, even an empty one.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Paging {
-    Index { start: usize, count: usize },
-    Cursor { at: CursorAt, count: usize },
+    Index {
+        start: usize,
+        count: usize,
+    },
+    Cursor {
+        at: CursorAt,
+        count: usize,
+        /// Where this listing's cursors are valid: the next one is sealed with it.
+        scope: CursorScope,
+    },
 }
 
 impl Paging {
+    /// `scope`: the cursors of this directory's listing (its GSI partition).
     pub fn from_params(
         params: &HashMap<String, String>,
-        partition: &str,
+        scope: &CursorScope,
         max: usize,
     ) -> Result<Paging, ScimError> {
+        crate::scim::limits::check_list_params(params)?;
         let (start, count) = crate::scim::list::paging(
             params.get("startindex").map(String::as_str),
             params.get("count").map(String::as_str),
@@ -227,8 +239,9 @@ impl Paging {
                 "a request pages by startIndex or by cursor, not both",
             )),
             Some(c) => Ok(Paging::Cursor {
-                at: decode_cursor(c, partition)?,
+                at: decode_cursor(c, scope)?,
                 count,
+                scope: scope.clone(),
             }),
         }
     }
@@ -292,24 +305,25 @@ pub async fn list_page<R, K: Ord>(
             };
             Ok(page(Some(total), items, None))
         }
-        (Paging::Cursor { at, count }, Some(matched)) => {
+        (Paging::Cursor { at, count, scope }, Some(matched)) => {
             let offset = match at {
                 CursorAt::First => 0,
                 CursorAt::Offset(n) => *n,
                 CursorAt::After(_) => return Err(invalid_cursor()),
             };
-            let (total, items) = page_of(matched, order, same, offset + 1, *count);
-            let next = (offset + count < total).then(|| offset_cursor(offset + count));
+            let (total, items) = page_of(matched, order, same, offset.saturating_add(1), *count);
+            let next = (offset.saturating_add(*count) < total)
+                .then(|| offset_cursor(scope, offset + count));
             Ok(page(Some(total), items, next))
         }
-        (Paging::Cursor { at, count }, None) => {
+        (Paging::Cursor { at, count, scope }, None) => {
             let start = match at {
                 CursorAt::First => None,
                 CursorAt::After(k) => Some(k.clone()),
                 CursorAt::Offset(_) => return Err(invalid_cursor()),
             };
             let (items, next) = listing.cursor_page(keep, start, (*count).max(1)).await?;
-            Ok(page(None, items, next.as_ref().map(key_cursor)))
+            Ok(page(None, items, next.map(|k| key_cursor(scope, &k))))
         }
     }
 }

@@ -19,6 +19,7 @@ pub use response::{scim_error, scim_json};
 
 use crate::directory::model::TokenScope;
 use crate::scim::error::ScimError;
+use crate::store::cursor::CursorKey;
 use crate::store::{Store, StoreError};
 
 /// The largest request body accepted: past it, 413 with a detail naming the limit.
@@ -35,6 +36,8 @@ pub struct AppState {
     pub store: Store,
     /// SHA-256 of the operator key (from `SCIMLINK_OPERATOR_KEY`); `None` disables operator calls.
     pub operator_key_hash: Option<[u8; 32]>,
+    /// Signs paging cursors (X4): `SCIMLINK_CURSOR_KEY`, else a random key of this process.
+    pub cursor_key: CursorKey,
 }
 
 impl AppState {
@@ -42,17 +45,30 @@ impl AppState {
         AppState {
             store,
             operator_key_hash: operator_key.filter(|k| !k.is_empty()).map(sha256),
+            cursor_key: CursorKey::process_random(),
         }
     }
 
-    /// From the Lambda environment: `SCIMLINK_TABLE`, `SCIMLINK_OPERATOR_KEY`, and the AWS
+    /// Cursors signed with a key derived from `secret` (tests, tools).
+    pub fn with_cursor_key(self, secret: &str) -> Self {
+        AppState {
+            cursor_key: CursorKey::from_secret(secret),
+            ..self
+        }
+    }
+
+    /// From the Lambda environment: `SCIMLINK_TABLE`, `SCIMLINK_OPERATOR_KEY`,
+    /// `SCIMLINK_CURSOR_KEY` (see `CursorKey::from_env`), and the AWS
     /// SDK's own variables (`AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
     pub async fn from_env() -> Self {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let table = std::env::var("SCIMLINK_TABLE").unwrap_or_else(|_| "scimlink".into());
         let store = Store::new(&sdk, table);
         let key = std::env::var("SCIMLINK_OPERATOR_KEY").ok();
-        AppState::new(store, key.as_deref())
+        AppState {
+            cursor_key: CursorKey::from_env(),
+            ..AppState::new(store, key.as_deref())
+        }
     }
 }
 
@@ -86,8 +102,8 @@ pub struct DirectoryAuth {
     pub idp: String,
 }
 
-/// X1/X2: a missing or unknown token answers 401; a valid token of another directory
-/// answers 404, exactly as an unknown directory does.
+/// X1/X2: a missing or unknown token, or a credential that is not a SCIM token, answers
+/// 401; a valid token of another directory answers 404, exactly as an unknown directory does.
 pub async fn authenticate_directory(
     store: &Store,
     req: &Request,
@@ -114,7 +130,10 @@ pub async fn authenticate_directory(
             directory_id: d,
             idp,
         }),
-        _ => Err(unknown_directory()),
+        TokenScope::Directory { .. } => Err(unknown_directory()),
+        // A valid secret of another kind (an org admin key) answers like a wrong one:
+        // a 404 here would tell a caller which secrets are real (X1).
+        TokenScope::OrgAdmin => Err(ScimError::unauthorized()),
     }
 }
 

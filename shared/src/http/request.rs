@@ -60,8 +60,11 @@ fn decode(s: &str) -> String {
 }
 
 /// A directory's SCIM base URL as the client called it (for `meta.location` and `Location`,
-/// which RFC 7643 §3.1 wants absolute): scheme and host from the request, as API Gateway
-/// passes them (`Host`, `X-Forwarded-Proto`), and any stage prefix before `/scim/v2/`.
+/// which RFC 7643 §3.1 wants absolute): host from the request (`Host`), any stage prefix
+/// before `/scim/v2/`, and the scheme the client really used: `X-Forwarded-Proto` (API
+/// Gateway sets it to `https`; only `http` or `https` are taken), else `http` for a loopback
+/// host (the local stack serves plain http), else `https`. The request URI's own scheme is
+/// not used: lambda_http fills in `https` when no header says otherwise.
 pub fn scim_base_url(req: &Request, directory_id: &str) -> String {
     let path = req.uri().path();
     let prefix = path
@@ -75,24 +78,34 @@ pub fn scim_base_url(req: &Request, directory_id: &str) -> String {
             .map(str::to_string)
     };
     let host = header("host").or_else(|| req.uri().authority().map(|a| a.as_str().to_string()));
-    let local = |h: &str| {
-        h.starts_with("127.0.0.1") || h.starts_with("localhost") || h.starts_with("[::1]")
-    };
     match host.filter(|h| !h.is_empty()) {
         Some(h) => {
-            let scheme = header("x-forwarded-proto")
-                .or_else(|| req.uri().scheme_str().map(str::to_string))
-                .unwrap_or_else(|| {
-                    if local(&h) {
-                        "http".into()
-                    } else {
-                        "https".into()
-                    }
-                });
+            let forwarded = header("x-forwarded-proto")
+                .map(|p| p.trim().to_ascii_lowercase())
+                .filter(|p| p == "http" || p == "https");
+            let scheme = forwarded.unwrap_or_else(|| {
+                if is_loopback(&h) {
+                    "http".into()
+                } else {
+                    "https".into()
+                }
+            });
             format!("{scheme}://{h}{prefix}/scim/v2/directories/{directory_id}")
         }
         None => format!("{prefix}/scim/v2/directories/{directory_id}"),
     }
+}
+
+/// `127.0.0.1`, `localhost` or `[::1]`, with or without a port.
+fn is_loopback(host: &str) -> bool {
+    let name = if host.starts_with('[') {
+        host.split_once(']')
+            .map(|(h, _)| &host[..h.len() + 1])
+            .unwrap_or(host)
+    } else {
+        host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+    };
+    matches!(name, "127.0.0.1" | "localhost" | "[::1]")
 }
 
 /// Query parameters with lowercase names (SCIM clients vary the case: `startIndex`, `StartIndex`).
@@ -176,6 +189,41 @@ mod tests {
             scim_base_url(&req, "d1"),
             "http://127.0.0.1:9000/scim/v2/directories/d1"
         );
+    }
+
+    /// Behind `cargo lambda watch`, lambda_http gives the URI an `https` scheme of its own;
+    /// the local server speaks plain http, and the location must say so.
+    #[test]
+    fn s1_base_url_scheme_is_the_real_one() {
+        let url = |uri: &str, host: &str, proto: Option<&str>| {
+            let mut b = http::Request::builder().uri(uri).header("host", host);
+            if let Some(p) = proto {
+                b = b.header("x-forwarded-proto", p);
+            }
+            scim_base_url(&b.body(Body::Empty).unwrap(), "d1")
+        };
+        let path = "/scim/v2/directories/d1/Users";
+        for host in [
+            "127.0.0.1:9000",
+            "localhost:9000",
+            "[::1]:9000",
+            "localhost",
+        ] {
+            let u = url(&format!("https://{host}{path}"), host, None);
+            assert!(u.starts_with(&format!("http://{host}/")), "{u}");
+        }
+        assert!(url(
+            &format!("https://localhost.evil.example{path}"),
+            "localhost.evil.example",
+            None
+        )
+        .starts_with("https://"));
+        assert!(
+            url(&format!("https://api.example{path}"), "api.example", None).starts_with("https://")
+        );
+        assert!(url(path, "127.0.0.1:9000", Some("https")).starts_with("https://"));
+        assert!(url(path, "api.example", Some("http")).starts_with("http://"));
+        assert!(url(path, "127.0.0.1:9000", Some("javascript")).starts_with("http://"));
     }
 
     #[test]

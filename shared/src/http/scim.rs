@@ -29,6 +29,8 @@ pub struct ScimRequest<'a> {
     pub params: HashMap<String, String>,
     /// The directory's SCIM base URL as the client called it.
     pub base: String,
+    /// Signs this deployment's paging cursors (X4).
+    pub cursor_key: &'a crate::store::cursor::CursorKey,
 }
 
 /// Authenticates, serves with `serve`, and logs one line an admin can read: request id,
@@ -61,6 +63,7 @@ where
         }
         let auth = authenticate_directory(store, req, &route.directory_id).await?;
         let params = query_params(req);
+        crate::scim::limits::check_scim_request(route.id.as_deref(), &params)?;
         let base = super::request::scim_base_url(req, &route.directory_id);
         serve(ScimRequest {
             store,
@@ -70,6 +73,7 @@ where
             auth,
             rid: rid.clone(),
             params,
+            cursor_key: &state.cursor_key,
         })
         .await
     }

@@ -19,6 +19,7 @@ use crate::scim::lookup::{index_lookups, IndexLookup};
 use crate::scim::patch::parse_patch_with_quirks;
 use crate::scim::resource::canonicalize;
 use crate::scim::schema::{SEARCH_REQUEST, USER_RESOURCE};
+use crate::store::cursor::CursorScope;
 use crate::store::{keys, user_from_item, Store};
 use crate::write::users::{load_user, UserChange, UserOutcome};
 use crate::write::Written;
@@ -199,6 +200,7 @@ async fn search(ctx: &ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
 
 /// The parameters of a SearchRequest body, as a GET would carry them.
 pub fn search_params(body: &Value) -> Result<HashMap<String, String>, ScimError> {
+    let body = crate::scim::limits::search_request(body)?;
     let schemas_ok = body
         .get("schemas")
         .and_then(Value::as_array)
@@ -210,7 +212,7 @@ pub fn search_params(body: &Value) -> Result<HashMap<String, String>, ScimError>
         )));
     }
     let mut params = HashMap::new();
-    for (k, v) in body.as_object().into_iter().flatten() {
+    for (k, v) in body {
         let text = match v {
             Value::String(s) => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
@@ -237,7 +239,11 @@ async fn list(
     let p = projection(&USER_RESOURCE, params)?;
     let dir = ctx.directory_id();
     let partition = keys::users_of(dir);
-    let paging = Paging::from_params(params, &partition, MAX_PAGE_SIZE)?;
+    let paging = Paging::from_params(
+        params,
+        &CursorScope::new(ctx.cursor_key, dir, &partition),
+        MAX_PAGE_SIZE,
+    )?;
     let filter = params
         .get("filter")
         .filter(|f| !f.trim().is_empty())

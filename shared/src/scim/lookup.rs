@@ -20,7 +20,26 @@ pub enum IndexLookup {
 }
 
 /// The index lookups whose union contains every resource `filter` can match, if there are such.
+/// A value longer than any stored value can be matches nothing: its lookup is left out (X4),
+/// so it never reaches a key (an empty list is an indexed answer with no candidates).
+/// `displayName` is indexed for groups only (a user's may be longer): an over-long one makes
+/// the filter non-indexed instead, answered over the listing.
 pub fn index_lookups(filter: &Filter) -> Option<Vec<IndexLookup>> {
+    let all = lookups(filter)?;
+    let long_name = |l: &IndexLookup| {
+        matches!(l, IndexLookup::DisplayName(_)) && !super::limits::lookup_can_match(l)
+    };
+    if all.iter().any(long_name) {
+        return None;
+    }
+    Some(
+        all.into_iter()
+            .filter(super::limits::lookup_can_match)
+            .collect(),
+    )
+}
+
+fn lookups(filter: &Filter) -> Option<Vec<IndexLookup>> {
     match filter {
         Filter::Compare {
             path,
@@ -43,10 +62,10 @@ pub fn index_lookups(filter: &Filter) -> Option<Vec<IndexLookup>> {
         {
             element_email(filter).map(|e| vec![IndexLookup::Email(e)])
         }
-        Filter::And(a, b) => index_lookups(a).or_else(|| index_lookups(b)),
+        Filter::And(a, b) => lookups(a).or_else(|| lookups(b)),
         Filter::Or(a, b) => {
-            let mut l = index_lookups(a)?;
-            l.extend(index_lookups(b)?);
+            let mut l = lookups(a)?;
+            l.extend(lookups(b)?);
             Some(l)
         }
         _ => None,

@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 
 use super::error::ScimError;
 use super::filter::{CompareOp, Filter};
+use super::limits::check_member_id;
 use super::patch::{PatchOpKind, PatchOperation};
+use super::schema::{AttrType, Attribute};
 
 /// Splits `members` off a canonical group document: the document without it, and the
 /// member ids in request order, each once.
@@ -46,6 +48,40 @@ pub struct SplitPatch {
     pub document: Vec<PatchOperation>,
 }
 
+/// Whether `attr` is a group's `members`.
+pub(crate) fn is_members_attribute(attr: &Attribute) -> bool {
+    attr.name == "members" && attr.multi_valued && attr.ty == AttrType::Complex
+}
+
+/// One element of `members` in a POST/PUT body (before canonicalization): an object with a
+/// non-empty string `value` of at most `MAX_ID_BYTES` (X4). `{}`, `null`, `{"display": ..}`
+/// or an empty `value` are refused: silently dropping a member would apply a membership the
+/// IdP did not send.
+pub(crate) fn check_member_element(item: &Value, path: &str) -> Result<(), ScimError> {
+    let value = item.as_object().and_then(|o| {
+        o.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("value"))
+            .map(|(_, v)| v)
+    });
+    match value {
+        Some(Value::String(s)) => check_member_id(&format!("{path}.value"), s),
+        Some(_) | None if item.is_object() || item.is_null() => Err(ScimError::invalid_value(
+            format!("'{path}' has no 'value': every member needs the id of a user of this directory, got {}", shown(item)),
+        )),
+        // Not an object: canonicalization names the type error.
+        _ => Ok(()),
+    }
+}
+
+fn shown(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() <= 80 {
+        s
+    } else {
+        format!("{}...", s.chars().take(80).collect::<String>())
+    }
+}
+
 fn member_ids(value: &Value) -> Result<Vec<String>, ScimError> {
     let items: Vec<&Value> = match value {
         Value::Array(a) => a.iter().collect(),
@@ -71,9 +107,11 @@ fn member_ids(value: &Value) -> Result<Vec<String>, ScimError> {
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| {
                     ScimError::invalid_value(format!(
-                        "a member needs a non-empty string 'value', got {m}"
+                        "a member needs a non-empty string 'value', got {}",
+                        shown(m)
                     ))
                 })
+                .and_then(|id| check_member_id("members.value", &id).map(|()| id))
         })
         .collect()
 }
@@ -129,7 +167,12 @@ pub fn split_group_patch(ops: Vec<PatchOperation>) -> Result<SplitPatch, ScimErr
                     _ => MemberOp::RemoveAll,
                 },
                 (PatchOpKind::Remove, Some(f)) => match value_eq_ids(f) {
-                    Some(ids) => MemberOp::Remove(ids),
+                    Some(ids) => {
+                        for id in &ids {
+                            check_member_id("members[value eq ...]", id)?;
+                        }
+                        MemberOp::Remove(ids)
+                    }
                     None => MemberOp::RemoveWhere(f.clone()),
                 },
                 (_, Some(_)) => {
@@ -329,6 +372,47 @@ mod tests {
         assert!(needs_all_members(&s.members));
         let (_, removed) = resolve_members(&s.members, &set(&["a1", "a2", "b1"]));
         assert_eq!(removed, vec!["a1", "a2"]);
+    }
+
+    #[test]
+    fn x4_member_values_are_bounded_and_never_dropped() {
+        let patch = |ops: Value| {
+            parse_patch(
+                &GROUP_RESOURCE,
+                &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops}),
+            )
+            .and_then(split_group_patch)
+        };
+        let long = "u".repeat(65);
+        for ops in [
+            json!([{"op": "add", "path": "members", "value": [{"value": long}]}]),
+            json!([{"op": "remove", "path": "members", "value": [{"value": long}]}]),
+            json!([{"op": "remove", "path": format!("members[value eq \"{long}\"]")}]),
+            json!([{"op": "add", "value": {"members": [{}]}}]),
+            json!([{"op": "add", "path": "members", "value": [{"value": "  "}]}]),
+            json!([{"op": "replace", "path": "members", "value": [null]}]),
+        ] {
+            let e = patch(ops.clone()).unwrap_err();
+            assert_eq!(
+                e.scim_type,
+                Some(crate::scim::error::ScimType::InvalidValue),
+                "{ops}"
+            );
+        }
+        assert!(patch(
+            json!([{"op": "add", "path": "members", "value": [{"value": "u".repeat(64)}]}])
+        )
+        .is_ok());
+        for bad in [
+            json!({}),
+            json!(null),
+            json!({"display": "x"}),
+            json!({"value": ""}),
+            json!({"value": 5}),
+        ] {
+            assert!(check_member_element(&bad, "members[0]").is_err(), "{bad}");
+        }
+        assert!(check_member_element(&json!({"value": "u1"}), "members[0]").is_ok());
     }
 
     #[test]

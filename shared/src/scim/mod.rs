@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod limits;
 pub mod list;
 pub mod lookup;
 pub mod members;

@@ -189,12 +189,15 @@ pub fn canonicalize(rt: &'static ResourceType, input: &Value) -> Result<Normaliz
         ));
     }
 
+    // X4: values that reach keys are trimmed (and may become empty, hence before pruning).
+    super::limits::trim_key_strings(rt, &mut doc, &mut quirks);
     let mut doc = Value::Object(doc);
     prune(&mut doc);
     let Value::Object(mut doc) = doc else {
         return Err(ScimError::internal());
     };
     check_required(rt, &doc)?;
+    super::limits::check_document(rt, &doc)?;
 
     let mut schemas = vec![Value::String(rt.schema.id.to_string())];
     for (ext, _) in rt.extensions {
@@ -467,6 +470,10 @@ pub(crate) fn canonicalize_value(
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
+        if super::members::is_members_attribute(attr) {
+            // A member without a value is refused, never silently dropped.
+            super::members::check_member_element(item, &format!("{path}[{i}]"))?;
+        }
         if let Some(v) = canonicalize_element(attr, item, &format!("{path}[{i}]"), quirks)? {
             out.push(v);
         }

@@ -106,6 +106,7 @@ impl Writer<'_> {
                 // Already as asked: nothing to write (L4).
                 return Ok(Decision::Apply(Default::default(), org));
             };
+            crate::scim::limits::check_org(&next)?;
             let ctx = caller.context(operation.to_string(), Vec::new(), Some(&org));
             let plan = plan_org_update(&ctx, &org, next.clone(), message);
             let mut next = next;
@@ -188,19 +189,26 @@ impl Writer<'_> {
 
     /// POST /conflicts/{dir}/{gid}/sync (G3, G4): the org group takes the IdP's membership
     /// and is handed to the directory; its admin membership items are cleaned up after.
+    /// `conflict` is the hold the caller already loaded, used for the first attempt; after a
+    /// lost race it is loaded again (and may be gone: 404).
     pub async fn sync_conflict(
         &self,
         caller: &Caller,
         org: &OrgRecord,
-        dir: &str,
-        gid: &str,
+        conflict: ConflictRecord,
     ) -> Result<Written<Review>, ScimError> {
+        let (dir, gid) = (conflict.directory_id.clone(), conflict.group_id.clone());
+        let loaded = Mutex::new(Some(conflict));
         self.run(|| async {
-            let conflict = load_conflict(self.store, &org.id, dir, gid).await?;
+            let first = loaded.lock().ok().and_then(|mut c| c.take());
+            let conflict = match first {
+                Some(c) => c,
+                None => load_conflict(self.store, &org.id, &dir, &gid).await?,
+            };
             let r = load_review(self.store, org, conflict).await?;
             let operation = format!("POST /conflicts/{dir}/{gid}/sync");
             let ctx = caller
-                .in_directory(dir)
+                .in_directory(&dir)
                 .context(operation, Vec::new(), Some(org));
             let plan =
                 plan_sync(&ctx, org, &r.breakdown, &r.group, &r.current).map_err(Refusal::from);

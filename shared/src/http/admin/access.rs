@@ -12,7 +12,7 @@ use super::render::{access_json, org_group_json, products_json};
 use crate::directory::access::{
     access_change, default_access_refusal, effective_groups, effective_roles, Breakdown,
 };
-use crate::directory::model::{OrgGroupRecord, OrgRecord, Product, Site};
+use crate::directory::model::{ConflictRecord, OrgGroupRecord, OrgRecord, Product, Site};
 use crate::http::response::empty;
 use crate::scim::error::ScimError;
 use crate::write::access::{load_conflict, load_review, Review};
@@ -396,10 +396,10 @@ async fn review(call: &AdminCall<'_>, dir: &str, gid: &str) -> Result<Review, Sc
 }
 
 /// Syncs one held group; on a dry run answers the exact changes, access included.
-async fn sync_one(call: &AdminCall<'_>, dir: &str, gid: &str) -> Result<Value, ScimError> {
+async fn sync_one(call: &AdminCall<'_>, conflict: ConflictRecord) -> Result<Value, ScimError> {
     let written = call
         .writer()
-        .sync_conflict(&call.caller(), &call.org, dir, gid)
+        .sync_conflict(&call.caller(), &call.org, conflict)
         .await?;
     let r = &written.outcome;
     let mut out = summary_json(call, &r.breakdown);
@@ -423,7 +423,8 @@ async fn sync_one(call: &AdminCall<'_>, dir: &str, gid: &str) -> Result<Value, S
 
 /// POST /conflicts/{dir}/{gid}/sync (G3, G4).
 pub async fn sync(call: &AdminCall<'_>, dir: &str, gid: &str) -> Result<Response<Body>, ScimError> {
-    Ok(ok_json(200, sync_one(call, dir, gid).await?))
+    let conflict = load_conflict(call.store, &call.org.id, dir, gid).await?;
+    Ok(ok_json(200, sync_one(call, conflict).await?))
 }
 
 /// POST /conflicts/{dir}/{gid}/reject (G3): stays held.
@@ -472,7 +473,7 @@ pub async fn sync_all(call: &AdminCall<'_>) -> Result<Response<Body>, ScimError>
         }
         let name = c.name.clone();
         let gid = c.group_id.clone();
-        match sync_one(call, &c.directory_id, &c.group_id).await {
+        match sync_one(call, c).await {
             Ok(v) => synced.push(if call.dry_run() {
                 v
             } else {

@@ -11,7 +11,9 @@ use crate::directory::accounts::profile_from_admin;
 use crate::directory::model::{AccountRecord, UserRecord};
 use crate::directory::users::normalize_email;
 use crate::scim::error::ScimError;
-use crate::store::{cursor, keys, user_from_item};
+use crate::scim::limits::invalid_admin_cursor;
+use crate::store::cursor::CursorScope;
+use crate::store::{keys, user_from_item};
 
 /// A normalized email address (trimmed, lowercase), or 400.
 fn email_address(raw: &str) -> Result<String, ScimError> {
@@ -127,22 +129,17 @@ pub async fn list_accounts(call: &AdminCall<'_>) -> Result<Response<Body>, ScimE
         .and_then(|l| l.parse::<i32>().ok())
         .unwrap_or(100)
         .clamp(1, 500);
-    let start = match call.params.get("cursor") {
-        Some(c) => {
-            Some(cursor::decode(c).ok_or_else(|| ScimError::invalid_value("invalid cursor"))?)
-        }
+    let cursors = CursorScope::new(call.cursor_key, &call.org.id, "accounts");
+    let start = match call.params.get("cursor").filter(|c| !c.trim().is_empty()) {
+        Some(c) => Some(cursors.open_key(c).map_err(|_| invalid_admin_cursor())?),
         None => None,
     };
-    let page = call
-        .store
-        .accounts_page(&call.org.id, start, limit)
-        .await
-        .map_err(|_| ScimError::invalid_value("invalid cursor"))?;
+    let page = call.store.accounts_page(&call.org.id, start, limit).await?;
     Ok(ok_json(
         200,
         json!({
             "accounts": page.items.iter().map(|a| account_json(call, a)).collect::<Vec<_>>(),
-            "nextCursor": page.next.as_ref().map(cursor::encode),
+            "nextCursor": page.next.as_ref().map(|k| cursors.seal_key(k)),
         }),
     ))
 }

@@ -15,6 +15,7 @@ use crate::http::request::body_bytes;
 use crate::http::response::json_response;
 use crate::http::{bearer, hex, sha256, AppState};
 use crate::scim::error::ScimError;
+use crate::store::cursor::CursorKey;
 use crate::store::Store;
 use crate::write::{Caller, Writer};
 
@@ -48,7 +49,7 @@ pub fn require_operator(state: &AppState, req: &Request) -> Result<(), ScimError
 }
 
 /// X1/X2 for the admin API: the operator key or an admin key of `org_id`. A valid key of
-/// another org answers 404, as an unknown org does.
+/// another org answers 404, as an unknown org does; a SCIM token answers 401.
 pub async fn authorize_org(
     state: &AppState,
     req: &Request,
@@ -69,9 +70,11 @@ pub async fn authorize_org(
     }
     match token.scope {
         TokenScope::OrgAdmin if token.org_id == org_id => Ok(Actor::OrgAdmin { key_id: token.id }),
-        _ => Err(ScimError::not_found(format!(
+        TokenScope::OrgAdmin => Err(ScimError::not_found(format!(
             "organization {org_id} not found"
         ))),
+        // A SCIM token is not an admin credential: 401 like a wrong one, no oracle (X1).
+        TokenScope::Directory { .. } => Err(ScimError::unauthorized()),
     }
 }
 
@@ -132,6 +135,8 @@ pub struct AdminCall<'a> {
     pub actor: Actor,
     pub rid: String,
     pub params: HashMap<String, String>,
+    /// Signs this deployment's paging cursors (X4).
+    pub cursor_key: &'a CursorKey,
 }
 
 impl AdminCall<'_> {

@@ -9,8 +9,10 @@ use super::render::{account_detail, event_json, user_summary};
 use crate::directory::model::{EventRecord, ManagedBy, UserRecord};
 use crate::directory::users::normalize_email;
 use crate::scim::error::ScimError;
+use crate::scim::limits::invalid_admin_cursor;
 use crate::scim::resource::primary_email;
-use crate::store::{cursor, EventFilter};
+use crate::store::cursor::{self, CursorScope};
+use crate::store::EventFilter;
 
 /// Queries one log call may make before it answers with a cursor to continue.
 const MAX_QUERIES_PER_CALL: usize = 60;
@@ -24,6 +26,15 @@ fn parse_day(s: &str) -> Result<time::Date, ScimError> {
 
 fn day_text(d: time::Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// Cursors of the org's log, or of one directory's (X4: signed, bound to the org and log).
+fn log_cursors(call: &AdminCall<'_>, directory: Option<&str>) -> CursorScope {
+    let listing = match directory {
+        Some(d) => format!("events/{d}"),
+        None => "events".into(),
+    };
+    CursorScope::new(call.cursor_key, &call.org.id, &listing)
 }
 
 /// Reads the log newest first: one day partition at a time, `since`..`until`, filtered.
@@ -74,8 +85,8 @@ pub async fn read_events(
             if day < since {
                 return Ok((out, None));
             }
-            let next = json!({"day": day_text(day), "key": start.as_ref().map(cursor::encode)});
-            return Ok((out, Some(cursor::encode_value(&next))));
+            let next = json!({"day": day_text(day), "key": start.as_ref().map(cursor::key_json)});
+            return Ok((out, Some(log_cursors(call, directory).seal(&next))));
         }
     }
     Ok((out, None))
@@ -109,17 +120,15 @@ pub async fn events(
         .unwrap_or(50)
         .clamp(1, 200);
     let (day, start) = match p.get("cursor") {
-        Some(c) => {
-            let v = cursor::decode_value(c)
-                .ok_or_else(|| ScimError::invalid_value("invalid cursor"))?;
+        Some(c) if !c.trim().is_empty() => {
+            let v = log_cursors(call, directory)
+                .open(c)
+                .map_err(|_| invalid_admin_cursor())?;
             let day = parse_day(v.get("day").and_then(Value::as_str).unwrap_or_default())?;
-            let key = v
-                .get("key")
-                .and_then(Value::as_str)
-                .and_then(cursor::decode);
+            let key = v.get("key").and_then(cursor::key_from_json);
             (day, key)
         }
-        None => (until, None),
+        _ => (until, None),
     };
     let (events, next) = read_events(call, directory, &filter, since, day, start, limit).await?;
     Ok(ok_json(

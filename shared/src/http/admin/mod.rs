@@ -18,8 +18,10 @@ mod render;
 
 use lambda_http::{Body, Request, RequestExt, Response};
 
+use super::request::body_bytes;
 use super::{finish, request_id, AppState};
 use crate::scim::error::ScimError;
+use crate::scim::limits::check_admin_request;
 use call::{authorize_org, require_operator, Actor, AdminCall};
 
 pub use call::new_secret;
@@ -88,8 +90,10 @@ async fn serve(state: &AppState, req: &Request) -> Result<Response<Body>, ScimEr
     if parts.first() != Some(&"orgs") {
         return Err(ScimError::not_found("no such endpoint"));
     }
+    let params = super::query_params(req);
     if parts.len() == 1 {
         require_operator(state, req)?;
+        check_admin_request(&parts, &params, body_bytes(req))?;
         return match method {
             "POST" => orgs::create_org(store, req).await,
             _ => Err(ScimError::method_not_allowed(
@@ -100,6 +104,7 @@ async fn serve(state: &AppState, req: &Request) -> Result<Response<Body>, ScimEr
     }
     let org_id = parts[1];
     let actor = authorize_org(state, req, org_id).await?;
+    check_admin_request(&parts, &params, body_bytes(req))?;
     let org = store
         .get_org(org_id)
         .await?
@@ -110,7 +115,8 @@ async fn serve(state: &AppState, req: &Request) -> Result<Response<Body>, ScimEr
         org,
         actor,
         rid: request_id(req),
-        params: super::query_params(req),
+        params,
+        cursor_key: &state.cursor_key,
     };
     let call = &call;
     match (method, &parts[2..]) {

@@ -25,16 +25,9 @@ const IDPS: [&str; 6] = [
     "generic",
 ];
 
-/// A domain name as an org verifies it: lowercase, no spaces, no `@`.
+/// A domain name as an org verifies it (X4: bounded, DNS labels).
 fn domain(raw: &str) -> Result<String, ScimError> {
-    let d = raw.trim().to_lowercase();
-    if d.contains('.') && !d.contains('@') && !d.contains(' ') && !d.starts_with('.') {
-        Ok(d)
-    } else {
-        Err(ScimError::invalid_value(format!(
-            "'{raw}' is not a domain name"
-        )))
-    }
+    crate::scim::limits::domain(raw)
 }
 
 #[derive(Deserialize)]
@@ -71,11 +64,16 @@ pub async fn create_org(store: &Store, req: &Request) -> Result<Response<Body>, 
     Ok(created(dry, org_json(&org)))
 }
 
-/// 201 with what was created, or 200 with what would be on a dry run.
+/// 201 with what was created, or 200 with what would be on a dry run (E3), marked as not
+/// made.
 fn created(dry_run: bool, mut body: Value) -> Response<Body> {
     if dry_run {
         if let Some(o) = body.as_object_mut() {
             o.insert("dryRun".into(), Value::Bool(true));
+            o.insert(
+                "note".into(),
+                Value::String("Dry run: nothing was created, and no secret was issued.".into()),
+            );
         }
         return ok_json(200, body);
     }
