@@ -70,18 +70,28 @@ pub enum Write {
     },
 }
 
+/// DynamoDB's limit on the actions of one transaction: past it a plan is applied in parts.
+pub const MAX_TRANSACTION_ACTIONS: usize = 100;
+
 /// Everything one write does. When it fits one transaction (100 actions), all of it commits
-/// at once. When it does not, `store::apply` splits it into parts, each idempotent, in an
-/// order that leaves a state the next attempt completes if a crash falls between two:
+/// at once. When it does not (a big membership change), [`Plan::transactions`] cuts it into
+/// parts, each one transaction, applied in this order:
 ///
-/// 1. membership removals (`Member`, `OrgMember` deletes of `writes`), in batches: a removed
-///    member of a group or user that still exists is what the request asked for anyway;
-/// 2. the rest of `writes`, in one transaction with its conditions: the change and its log;
-/// 3. membership additions (`Member`, `OrgMember` puts of `writes`), in batches: after the
-///    group and user they name exist, so no membership ever names a missing record;
+/// 1. membership removals (`Member`, `OrgMember` deletes of `writes`): a removed member of
+///    a group or user that still exists is what the request asked for anyway;
+/// 2. the rest of `writes`, with its conditions: the change itself and its log event;
+/// 3. membership additions (`Member`, `OrgMember` puts of `writes`): after the group and
+///    user they name exist, so no membership ever names a missing record;
 /// 4. `after`: clean-ups of items that stopped counting when part 2 committed (the admin
-///    membership of a group a sync handed to a directory). A crash before them leaves items
-///    nothing reads; the next write that hands the group back removes them first.
+///    membership of a group a sync handed to a directory).
+///
+/// Every part carries a log event of its own, derived from the plan's event (same time,
+/// request, resource; "part i of n"), so whatever has committed is logged (E1). Each part is
+/// idempotent (unconditional puts and deletes of membership items; the core has its
+/// conditions), so a crash between parts leaves a state the next attempt completes: the
+/// retried request is planned against what is stored and writes only what is missing.
+/// Part 4 is completed by whatever next hands the group back to admin, which removes the
+/// admin membership items it still has (`plan_group_delete`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
     pub writes: Vec<Write>,
@@ -121,6 +131,44 @@ impl Plan {
         )
     }
 
+    /// The transactions that apply this plan, in order: one when it fits, else the parts
+    /// the type's documentation lists. Empty for an empty plan.
+    pub fn transactions(&self) -> Vec<Vec<Write>> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        if self.len() <= MAX_TRANSACTION_ACTIONS {
+            return vec![self.writes.iter().chain(&self.after).cloned().collect()];
+        }
+        let (members, core): (Vec<Write>, Vec<Write>) =
+            self.writes.iter().cloned().partition(Plan::is_membership);
+        let (additions, removals): (Vec<Write>, Vec<Write>) = members
+            .into_iter()
+            .partition(|w| matches!(w, Write::Put(..)));
+        let per_part = MAX_TRANSACTION_ACTIONS - 1;
+        let chunks = |w: &[Write]| w.len().div_ceil(per_part);
+        let total = chunks(&removals) + 1 + chunks(&additions) + chunks(&self.after);
+        let base = self.events().next();
+        let mut parts = Vec::with_capacity(total);
+        let cut = |writes: &[Write], what: &str, parts: &mut Vec<Vec<Write>>| {
+            for chunk in writes.chunks(per_part) {
+                let mut part = chunk.to_vec();
+                if let Some(e) = base {
+                    part.push(Write::Put(
+                        Record::Event(part_event(e, parts.len() + 1, total, chunk.len(), what)),
+                        Condition::Always,
+                    ));
+                }
+                parts.push(part);
+            }
+        };
+        cut(&removals, "removed", &mut parts);
+        parts.push(core);
+        cut(&additions, "added", &mut parts);
+        cut(&self.after, "cleaned up", &mut parts);
+        parts
+    }
+
     pub fn events(&self) -> impl Iterator<Item = &EventRecord> {
         self.writes.iter().filter_map(|w| match w {
             Write::Put(Record::Event(e), _) => Some(e),
@@ -142,5 +190,146 @@ impl From<ScimError> for Refusal {
             error,
             plan: Plan::default(),
         }
+    }
+}
+
+/// The log event of one part of a split plan: the plan's event, renamed for the part.
+fn part_event(
+    base: &EventRecord,
+    part: usize,
+    total: usize,
+    count: usize,
+    what: &str,
+) -> EventRecord {
+    EventRecord {
+        id: format!("{}-p{part}", base.id),
+        message: format!(
+            "Part {part} of {total} of this request: {what} {count} membership items. The request: {}",
+            base.message
+        ),
+        ..base.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::model::Outcome;
+    use crate::directory::testkit::ctx;
+
+    fn member(group: &str, user: usize) -> Record {
+        Record::Member {
+            directory_id: "d".into(),
+            group_id: group.into(),
+            user_id: format!("u{user}"),
+        }
+    }
+
+    fn events_of(part: &[Write]) -> Vec<&EventRecord> {
+        part.iter()
+            .filter_map(|w| match w {
+                Write::Put(Record::Event(e), _) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_plan_that_fits_is_one_transaction_and_an_empty_one_none() {
+        assert!(Plan::default().transactions().is_empty());
+        let mut plan = Plan::default();
+        plan.event(ctx().event(Outcome::Updated, "x".into()));
+        for i in 0..99 {
+            plan.put(member("g", i), Condition::Always);
+        }
+        let parts = plan.transactions();
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].len(), 100);
+    }
+
+    /// E1 and the split order: removals, the core, additions, clean-ups; each part at most
+    /// 100 actions and logged; every write of the plan in exactly one part.
+    #[test]
+    fn e1_a_split_plan_is_ordered_parts_each_with_its_own_event() {
+        let mut plan = Plan::default();
+        for i in 0..150 {
+            plan.delete(member("g", i), Condition::Always);
+        }
+        plan.writes.push(Write::TouchGroup {
+            directory_id: "d".into(),
+            group_id: "g".into(),
+            last_modified: "t".into(),
+        });
+        plan.event(ctx().event(
+            Outcome::Updated,
+            "Group 'g': 150 removed, 120 added.".into(),
+        ));
+        for i in 0..120 {
+            plan.put(member("g", 1000 + i), Condition::Always);
+        }
+        plan.after = (0..5)
+            .map(|i| {
+                Write::Delete(
+                    Record::OrgMember {
+                        org_id: "o".into(),
+                        org_group_id: "og".into(),
+                        account_id: format!("a{i}"),
+                    },
+                    Condition::Always,
+                )
+            })
+            .collect();
+        let parts = plan.transactions();
+        // 150 removals: 2 parts; core: 1; 120 additions: 2 parts; 5 clean-ups: 1 part.
+        assert_eq!(parts.len(), 6);
+        assert!(parts.iter().all(|p| p.len() <= MAX_TRANSACTION_ACTIONS));
+        for (i, part) in parts.iter().enumerate() {
+            let events = events_of(part);
+            assert_eq!(events.len(), 1, "part {i} is logged once");
+        }
+        let kinds: Vec<&str> = parts
+            .iter()
+            .map(|p| match &p[0] {
+                Write::Delete(Record::Member { .. }, _) => "removals",
+                Write::Put(Record::Member { .. }, _) => "additions",
+                Write::Delete(Record::OrgMember { .. }, _) => "clean-ups",
+                _ => "core",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "removals",
+                "removals",
+                "core",
+                "additions",
+                "additions",
+                "clean-ups"
+            ]
+        );
+        let part_ids: std::collections::BTreeSet<&str> = parts
+            .iter()
+            .flat_map(|p| events_of(p))
+            .map(|e| e.id.as_str())
+            .collect();
+        assert_eq!(part_ids.len(), 6, "every part's event has an id of its own");
+        let first = events_of(&parts[0])[0];
+        assert!(
+            first.message.starts_with("Part 1 of 6"),
+            "{}",
+            first.message
+        );
+        assert!(first.message.contains("removed 99 membership items"));
+        let non_event = |p: &Vec<Write>| {
+            p.iter()
+                .filter(|w| !matches!(w, Write::Put(Record::Event(_), _)))
+                .count()
+        };
+        let written: usize = parts.iter().map(non_event).sum();
+        assert_eq!(
+            written,
+            150 + 1 + 120 + 5,
+            "every write in exactly one part"
+        );
     }
 }

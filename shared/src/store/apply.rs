@@ -8,10 +8,7 @@ use aws_sdk_dynamodb::types::{
 use super::items::{key_map, record_item, record_key};
 use super::keys;
 use super::{service_error, Store, StoreError};
-use crate::directory::plan::{Condition, Plan, Record, Write};
-
-/// DynamoDB's limit on the actions of one transaction.
-pub const MAX_TRANSACTION_ACTIONS: usize = 100;
+use crate::directory::plan::{Condition, Plan, Record, Write, MAX_TRANSACTION_ACTIONS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -119,22 +116,15 @@ fn transact_item(store: &Store, write: &Write) -> Result<TransactWriteItem, Stor
 }
 
 impl Store {
-    /// Applies `plan`: one transaction when it fits (the usual case), else in the ordered,
-    /// idempotent parts that `Plan`'s documentation lists. An empty plan sends nothing (L4).
+    /// Applies `plan`: its transactions in order (one when it fits; the ordered, logged,
+    /// idempotent parts of `Plan::transactions` when it does not). An empty plan sends
+    /// nothing (L4). A failed part stops the rest: what committed is logged, and the
+    /// retried request completes it.
     pub async fn apply(&self, plan: &Plan) -> Result<(), ApplyError> {
-        if plan.len() <= MAX_TRANSACTION_ACTIONS {
-            let all: Vec<Write> = plan.writes.iter().chain(&plan.after).cloned().collect();
-            return self.transact(&all).await;
+        for part in plan.transactions() {
+            self.transact(&part).await?;
         }
-        let (members, core): (Vec<Write>, Vec<Write>) =
-            plan.writes.iter().cloned().partition(Plan::is_membership);
-        let (additions, removals): (Vec<Write>, Vec<Write>) = members
-            .into_iter()
-            .partition(|w| matches!(w, Write::Put(..)));
-        self.batch_write(&removals).await?;
-        self.transact(&core).await?;
-        self.batch_write(&additions).await?;
-        self.batch_write(&plan.after).await
+        Ok(())
     }
 
     /// Bulk-loads records with unconditional puts (seeding a benchmark or an import): no
