@@ -73,9 +73,10 @@ impl Fault {
 }
 
 impl Fault {
-    /// A failed condition or a transaction conflict only ever answers a write: when one
-    /// persists (`Mode::FromOn`), the reads in between succeed, as when a write loses every
-    /// race it runs (the service's lost races exhausted).
+    /// A failed condition or a transaction conflict only ever answers a write (DynamoDB
+    /// never fails a read with one): injected at a read, nothing fails; when one persists
+    /// (`Mode::FromOn`), the reads in between succeed, as when a write loses every race it
+    /// runs (the service's lost races exhausted).
     pub fn writes_only(self) -> bool {
         matches!(self, Fault::ConditionFailed | Fault::TransactionConflict)
     }
@@ -165,7 +166,7 @@ impl Faults {
         }
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         let fault = lock(&self.injection).and_then(|i| match i.mode {
-            Mode::Once if n == i.at => Some(i.fault),
+            Mode::Once if n == i.at && (is_write(op) || !i.fault.writes_only()) => Some(i.fault),
             Mode::FromOn if n >= i.at && (is_write(op) || !i.fault.writes_only()) => Some(i.fault),
             _ => None,
         });

@@ -145,14 +145,26 @@ impl Plan {
         let (additions, removals): (Vec<Write>, Vec<Write>) = members
             .into_iter()
             .partition(|w| matches!(w, Write::Put(..)));
-        let per_part = MAX_TRANSACTION_ACTIONS - 1;
-        let chunks = |w: &[Write]| w.len().div_ceil(per_part);
-        let total = chunks(&removals) + 1 + chunks(&additions) + chunks(&self.after);
+        // A membership part also bumps the version of the group it changes (as the core
+        // does), so that a group's ETag changes with every part that changes its members.
+        let touches: Vec<Write> = core
+            .iter()
+            .filter(|w| matches!(w, Write::TouchGroup { .. }))
+            .cloned()
+            .collect();
+        let room =
+            |touch: bool| MAX_TRANSACTION_ACTIONS - 1 - if touch { touches.len() } else { 0 };
+        let chunks = |w: &[Write], touch: bool| w.len().div_ceil(room(touch));
+        let total =
+            chunks(&removals, true) + 1 + chunks(&additions, true) + chunks(&self.after, false);
         let base = self.events().next();
         let mut parts = Vec::with_capacity(total);
-        let cut = |writes: &[Write], what: &str, parts: &mut Vec<Vec<Write>>| {
-            for chunk in writes.chunks(per_part) {
+        let cut = |writes: &[Write], what: &str, touch: bool, parts: &mut Vec<Vec<Write>>| {
+            for chunk in writes.chunks(room(touch)) {
                 let mut part = chunk.to_vec();
+                if touch {
+                    part.extend(touches.iter().cloned());
+                }
                 if let Some(e) = base {
                     part.push(Write::Put(
                         Record::Event(part_event(e, parts.len() + 1, total, chunk.len(), what)),
@@ -162,10 +174,10 @@ impl Plan {
                 parts.push(part);
             }
         };
-        cut(&removals, "removed", &mut parts);
+        cut(&removals, "removed", true, &mut parts);
         parts.push(core);
-        cut(&additions, "added", &mut parts);
-        cut(&self.after, "cleaned up", &mut parts);
+        cut(&additions, "added", true, &mut parts);
+        cut(&self.after, "cleaned up", false, &mut parts);
         parts
     }
 
@@ -280,7 +292,8 @@ mod tests {
             })
             .collect();
         let parts = plan.transactions();
-        // 150 removals: 2 parts; core: 1; 120 additions: 2 parts; 5 clean-ups: 1 part.
+        // 150 removals: 2 parts (98 a part beside the event and the version bump); core: 1;
+        // 120 additions: 2 parts; 5 clean-ups: 1 part.
         assert_eq!(parts.len(), 6);
         assert!(parts.iter().all(|p| p.len() <= MAX_TRANSACTION_ACTIONS));
         for (i, part) in parts.iter().enumerate() {
@@ -319,17 +332,32 @@ mod tests {
             "{}",
             first.message
         );
-        assert!(first.message.contains("removed 99 membership items"));
-        let non_event = |p: &Vec<Write>| {
+        assert!(first.message.contains("removed 98 membership items"));
+        let touches = |p: &Vec<Write>| {
             p.iter()
-                .filter(|w| !matches!(w, Write::Put(Record::Event(_), _)))
+                .filter(|w| matches!(w, Write::TouchGroup { .. }))
                 .count()
         };
-        let written: usize = parts.iter().map(non_event).sum();
+        assert_eq!(
+            parts.iter().map(touches).collect::<Vec<_>>(),
+            [1, 1, 1, 1, 1, 0],
+            "every part that changes the group's members bumps its version"
+        );
+        let others = |p: &Vec<Write>| {
+            p.iter()
+                .filter(|w| {
+                    !matches!(
+                        w,
+                        Write::Put(Record::Event(_), _) | Write::TouchGroup { .. }
+                    )
+                })
+                .count()
+        };
+        let written: usize = parts.iter().map(others).sum();
         assert_eq!(
             written,
-            150 + 1 + 120 + 5,
-            "every write in exactly one part"
+            150 + 120 + 5,
+            "every membership write in exactly one part"
         );
     }
 }

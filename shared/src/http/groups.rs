@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
-use super::listing::{list_page, Listing, Paging};
+use super::listing::{list_page, Paging};
 use super::request::json_body;
 use super::response::{empty, scim_json};
 use super::scim::{dry_run_response, handle, projection, Projection, ScimRequest, Stored};
@@ -23,8 +23,6 @@ use crate::scim::members::{split_group_patch, take_members};
 use crate::scim::patch::parse_patch_with_quirks;
 use crate::scim::resource::canonicalize;
 use crate::scim::schema::GROUP_RESOURCE;
-use crate::store::cursor::CursorScope;
-use crate::store::{group_from_item, keys, Store};
 use crate::write::groups::{load_group, GroupChange};
 
 /// Entry point of the `scim-groups` function.
@@ -229,23 +227,13 @@ async fn list(
 ) -> Result<Response<Body>, ScimError> {
     let p = projection(&GROUP_RESOURCE, params)?;
     let dir = ctx.directory_id();
-    let partition = keys::groups_of(dir);
-    let paging = Paging::from_params(
-        params,
-        &CursorScope::new(ctx.cursor_key, dir, &partition),
-        MAX_PAGE_SIZE,
-    )?;
+    let listing = ctx.store.group_listing(dir);
+    let paging = Paging::from_params(params, &listing.cursor_scope(ctx.cursor_key), MAX_PAGE_SIZE)?;
     let filter = params
         .get("filter")
         .filter(|f| !f.trim().is_empty())
         .map(|f| parse_filter(&GROUP_RESOURCE, f))
         .transpose()?;
-    let decode = |i: &crate::store::Item| group_from_item(dir, i);
-    let listing = Listing {
-        store: ctx.store,
-        partition,
-        decode: &decode,
-    };
     let keep = |g: &GroupRecord| {
         filter
             .as_ref()
@@ -264,7 +252,7 @@ async fn list(
                 (None, false) => None,
                 (indexed, _) => {
                     let found = match indexed {
-                        Some(lookups) => candidates(ctx.store, dir, &lookups).await?,
+                        Some(lookups) => ctx.store.group_candidates(dir, &lookups).await?,
                         None => listing.scan(&|_| true).await?,
                     };
                     let mut matched = Vec::new();
@@ -305,25 +293,4 @@ async fn list(
         ));
     }
     Ok(scim_json(200, &page.response(resources), &[]))
-}
-
-async fn candidates(
-    store: &Store,
-    dir: &str,
-    lookups: &[IndexLookup],
-) -> Result<Vec<GroupRecord>, ScimError> {
-    let mut out: Vec<GroupRecord> = Vec::new();
-    for l in lookups {
-        let id = match l {
-            IndexLookup::Id(id) => Some(id.clone()),
-            IndexLookup::DisplayName(n) => {
-                store.guard_owner(keys::group_name_guard(dir, n)).await?
-            }
-            _ => None,
-        };
-        if let Some(id) = id.filter(|id| !out.iter().any(|g| g.id == *id)) {
-            out.extend(store.get_group(dir, &id).await?);
-        }
-    }
-    Ok(out)
 }

@@ -1,75 +1,21 @@
-//! Listing a directory's users or groups (S2, S3): indexed equality filters read only their
-//! candidates; other filters page through the listing index and are evaluated here, up to
-//! `MAX_FILTER_SCAN`; unfiltered lists read just the window asked for.
+//! Paging a list of users or groups (S3): by `startIndex`, or by cursor (RFC 9865). Indexed
+//! equality filters are answered whole from their candidates and cut here; other filters
+//! page through the store's listing; unfiltered lists read just the window asked for.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
 
-use super::{store_error, MAX_FILTER_SCAN};
 use crate::scim::error::{ScimError, ScimType};
 use crate::scim::schema::LIST_RESPONSE;
-use crate::store::cursor::{self, CursorScope};
-use crate::store::{Item, Store, StoreError};
-
-/// Resources one cursor page may examine (RFC 9865 lets a page hold fewer than `count`):
-/// a non-indexed filter over a large directory pages on instead of failing with `tooMany`.
-pub const MAX_CURSOR_SCAN: usize = 2_000;
-
-/// Where a cursor page starts (RFC 9865): the first page, after a key of the listing index,
-/// or at an offset of a result computed whole (indexed filters).
-#[derive(Debug, Clone, PartialEq)]
-pub enum CursorAt {
-    First,
-    After(HashMap<String, AttributeValue>),
-    Offset(usize),
-}
+use crate::store::cursor::{CursorScope, ListPosition};
+use crate::store::Listing;
 
 pub fn invalid_cursor() -> ScimError {
     ScimError::bad_request(
         ScimType::InvalidCursor,
         "invalid cursor: send an empty cursor for the first page, then the nextCursor of the previous page",
     )
-}
-
-/// Decodes a cursor of this listing (X4): only a cursor this deployment signed for this
-/// directory and listing is accepted; garbage, a modified cursor or another's is refused.
-pub fn decode_cursor(raw: &str, scope: &CursorScope) -> Result<CursorAt, ScimError> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Ok(CursorAt::First);
-    }
-    let position = scope.open(raw).map_err(|_| invalid_cursor())?;
-    if let Some(n) = position.get("o").and_then(Value::as_u64) {
-        return usize::try_from(n)
-            .map(CursorAt::Offset)
-            .map_err(|_| invalid_cursor());
-    }
-    let key = position
-        .get("k")
-        .and_then(cursor::key_from_json)
-        .ok_or_else(invalid_cursor)?;
-    match key.get("gsi1pk").and_then(|v| v.as_s().ok()) {
-        Some(p) if p == scope.listing() => Ok(CursorAt::After(key)),
-        _ => Err(invalid_cursor()),
-    }
-}
-
-pub fn key_cursor(scope: &CursorScope, key: &HashMap<String, AttributeValue>) -> String {
-    scope.seal(&json!({ "k": cursor::key_json(key) }))
-}
-
-pub fn offset_cursor(scope: &CursorScope, n: usize) -> String {
-    scope.seal(&json!({ "o": n }))
-}
-
-/// The index key of a listed item: where the next cursor page starts after it.
-fn index_key(item: &Item) -> HashMap<String, AttributeValue> {
-    ["pk", "sk", "gsi1pk", "gsi1sk"]
-        .iter()
-        .filter_map(|k| item.get(*k).map(|v| (k.to_string(), v.clone())))
-        .collect()
 }
 
 /// A ListResponse of a cursor page: `totalResults` only when it is known without reading
@@ -95,115 +41,6 @@ pub fn cursor_list_response(
     body
 }
 
-/// Reads a partition of the listing index (GSI1) as records of one type.
-pub struct Listing<'a, R> {
-    pub store: &'a Store,
-    /// `DIR#<id>#USERS` or `DIR#<id>#GROUPS`.
-    pub partition: String,
-    pub decode: &'a (dyn Fn(&Item) -> Result<R, StoreError> + Sync),
-}
-
-impl<R> Listing<'_, R> {
-    /// Every record matching `keep`, refusing with `tooMany` past the scan bound.
-    pub async fn scan(&self, keep: &(dyn Fn(&R) -> bool + Sync)) -> Result<Vec<R>, ScimError> {
-        let mut matched = Vec::new();
-        let mut examined = 0usize;
-        let mut next = None;
-        loop {
-            let page = self
-                .store
-                .gsi1_page(&self.partition, next, 500)
-                .await
-                .map_err(store_error)?;
-            examined += page.items.len();
-            if examined > MAX_FILTER_SCAN {
-                return Err(ScimError::too_many(format!(
-                    "this filter is not answered from an index and the directory has more than {MAX_FILTER_SCAN} resources; filter with eq on an indexed attribute (id, externalId, userName, emails.value, displayName)"
-                )));
-            }
-            for item in &page.items {
-                let r = (self.decode)(item).map_err(store_error)?;
-                if keep(&r) {
-                    matched.push(r);
-                }
-            }
-            match page.next {
-                Some(k) => next = Some(k),
-                None => return Ok(matched),
-            }
-        }
-    }
-
-    /// `count` records from position `skip` (0-based) of the listing order.
-    pub async fn window(&self, skip: usize, count: usize) -> Result<Vec<R>, ScimError> {
-        let mut out = Vec::new();
-        let mut seen = 0usize;
-        let mut next = None;
-        while out.len() < count {
-            let want = (skip + count - seen).clamp(1, 500) as i32;
-            let page = self
-                .store
-                .gsi1_page(&self.partition, next, want)
-                .await
-                .map_err(store_error)?;
-            for item in &page.items {
-                if seen >= skip && out.len() < count {
-                    out.push((self.decode)(item).map_err(store_error)?);
-                }
-                seen += 1;
-            }
-            match page.next {
-                Some(k) => next = Some(k),
-                None => break,
-            }
-        }
-        Ok(out)
-    }
-
-    /// Up to `count` records matching `keep` after `start`, examining at most
-    /// `MAX_CURSOR_SCAN`; and the key to continue from, unless the listing is done.
-    pub async fn cursor_page(
-        &self,
-        keep: &(dyn Fn(&R) -> bool + Sync),
-        start: Option<HashMap<String, AttributeValue>>,
-        count: usize,
-    ) -> Result<(Vec<R>, Option<HashMap<String, AttributeValue>>), ScimError> {
-        let mut out = Vec::new();
-        let mut examined = 0usize;
-        let mut next = start;
-        loop {
-            let want = (MAX_CURSOR_SCAN - examined).clamp(1, 500) as i32;
-            let page = self
-                .store
-                .gsi1_page(&self.partition, next.take(), want)
-                .await
-                .map_err(store_error)?;
-            for item in &page.items {
-                examined += 1;
-                let r = (self.decode)(item).map_err(store_error)?;
-                if keep(&r) {
-                    out.push(r);
-                }
-                if out.len() >= count || examined >= MAX_CURSOR_SCAN {
-                    return Ok((out, Some(index_key(item))));
-                }
-            }
-            match page.next {
-                Some(k) => next = Some(k),
-                None => return Ok((out, None)),
-            }
-        }
-    }
-
-    pub async fn total(&self) -> Result<usize, ScimError> {
-        Ok(self
-            .store
-            .count_gsi1(&self.partition)
-            .await
-            .map_err(store_error)? as usize)
-    }
-}
-
 /// How a list request pages (S3): by `startIndex`, or by cursor (RFC 9865) when the
 /// request carries a `cursor` parameter, even an empty one.
 #[derive(Debug, Clone, PartialEq)]
@@ -213,7 +50,7 @@ pub enum Paging {
         count: usize,
     },
     Cursor {
-        at: CursorAt,
+        at: ListPosition,
         count: usize,
         /// Where this listing's cursors are valid: the next one is sealed with it.
         scope: CursorScope,
@@ -221,7 +58,7 @@ pub enum Paging {
 }
 
 impl Paging {
-    /// `scope`: the cursors of this directory's listing (its GSI partition).
+    /// `scope`: the cursors of this directory's listing.
     pub fn from_params(
         params: &HashMap<String, String>,
         scope: &CursorScope,
@@ -239,7 +76,8 @@ impl Paging {
                 "a request pages by startIndex or by cursor, not both",
             )),
             Some(c) => Ok(Paging::Cursor {
-                at: decode_cursor(c, scope)?,
+                // X4: only a cursor this deployment signed for this directory and listing.
+                at: scope.open_position(c).map_err(|_| invalid_cursor())?,
                 count,
                 scope: scope.clone(),
             }),
@@ -307,23 +145,27 @@ pub async fn list_page<R, K: Ord>(
         }
         (Paging::Cursor { at, count, scope }, Some(matched)) => {
             let offset = match at {
-                CursorAt::First => 0,
-                CursorAt::Offset(n) => *n,
-                CursorAt::After(_) => return Err(invalid_cursor()),
+                ListPosition::First => 0,
+                ListPosition::Offset(n) => *n,
+                ListPosition::After(_) => return Err(invalid_cursor()),
             };
             let (total, items) = page_of(matched, order, same, offset.saturating_add(1), *count);
             let next = (offset.saturating_add(*count) < total)
-                .then(|| offset_cursor(scope, offset + count));
+                .then(|| scope.seal_position(&ListPosition::Offset(offset + count)));
             Ok(page(Some(total), items, next))
         }
         (Paging::Cursor { at, count, scope }, None) => {
             let start = match at {
-                CursorAt::First => None,
-                CursorAt::After(k) => Some(k.clone()),
-                CursorAt::Offset(_) => return Err(invalid_cursor()),
+                ListPosition::First => None,
+                ListPosition::After(k) => Some(k.clone()),
+                ListPosition::Offset(_) => return Err(invalid_cursor()),
             };
             let (items, next) = listing.cursor_page(keep, start, (*count).max(1)).await?;
-            Ok(page(None, items, next.map(|k| key_cursor(scope, &k))))
+            Ok(page(
+                None,
+                items,
+                next.map(|k| scope.seal_position(&ListPosition::After(k))),
+            ))
         }
     }
 }

@@ -27,8 +27,6 @@ use crate::store::{Store, StoreError};
 pub const MAX_PAYLOAD_BYTES: usize = 1_048_576;
 /// The largest page a list answers (`count` above it is lowered to it).
 pub const MAX_PAGE_SIZE: usize = 200;
-/// How many users a non-indexed filter may examine before it is refused with `tooMany`.
-pub const MAX_FILTER_SCAN: usize = 10_000;
 
 /// What every handler shares: the store and the configuration, built once per cold start.
 #[derive(Clone, Debug)]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
-use super::listing::{list_page, Listing, Paging};
+use super::listing::{list_page, Paging};
 use super::request::json_body;
 use super::response::{empty, scim_json};
 use super::scim::{dry_run_response, handle, projection, Projection, ScimRequest, Stored};
@@ -19,8 +19,6 @@ use crate::scim::lookup::{index_lookups, IndexLookup};
 use crate::scim::patch::parse_patch_with_quirks;
 use crate::scim::resource::canonicalize;
 use crate::scim::schema::{SEARCH_REQUEST, USER_RESOURCE};
-use crate::store::cursor::CursorScope;
-use crate::store::{keys, user_from_item, Store};
 use crate::write::users::{load_user, UserChange, UserOutcome};
 use crate::write::Written;
 
@@ -238,23 +236,13 @@ async fn list(
 ) -> Result<Response<Body>, ScimError> {
     let p = projection(&USER_RESOURCE, params)?;
     let dir = ctx.directory_id();
-    let partition = keys::users_of(dir);
-    let paging = Paging::from_params(
-        params,
-        &CursorScope::new(ctx.cursor_key, dir, &partition),
-        MAX_PAGE_SIZE,
-    )?;
+    let listing = ctx.store.user_listing(dir);
+    let paging = Paging::from_params(params, &listing.cursor_scope(ctx.cursor_key), MAX_PAGE_SIZE)?;
     let filter = params
         .get("filter")
         .filter(|f| !f.trim().is_empty())
         .map(|f| parse_filter(&USER_RESOURCE, f))
         .transpose()?;
-    let decode = |i: &crate::store::Item| user_from_item(dir, i);
-    let listing = Listing {
-        store: ctx.store,
-        partition,
-        decode: &decode,
-    };
     let keep = |u: &UserRecord| {
         filter
             .as_ref()
@@ -266,7 +254,8 @@ async fn list(
         .filter(|l| !l.iter().any(|l| matches!(l, IndexLookup::DisplayName(_))));
     let whole = match indexed {
         Some(lookups) => Some(
-            candidates(ctx.store, dir, &lookups)
+            ctx.store
+                .user_candidates(dir, &lookups)
                 .await?
                 .into_iter()
                 .filter(|u| keep(u))
@@ -301,40 +290,4 @@ async fn list(
 
 fn order_key(u: &UserRecord) -> (String, String) {
     (user_name_lower(&u.doc), u.id.clone())
-}
-
-async fn candidates(
-    store: &Store,
-    dir: &str,
-    lookups: &[IndexLookup],
-) -> Result<Vec<UserRecord>, ScimError> {
-    let mut ids: Vec<String> = Vec::new();
-    for l in lookups {
-        let found: Vec<String> = match l {
-            IndexLookup::Id(id) => vec![id.clone()],
-            IndexLookup::UserName(n) => store
-                .guard_owner(keys::user_name_guard(dir, n))
-                .await?
-                .into_iter()
-                .collect(),
-            IndexLookup::ExternalId(e) => store
-                .guard_owner(keys::external_id_guard(dir, e))
-                .await?
-                .into_iter()
-                .collect(),
-            IndexLookup::Email(e) => store.user_ids_by_email(dir, e).await?,
-            // Not indexed for users: `index_lookups` results with it are never passed here.
-            IndexLookup::DisplayName(_) => Vec::new(),
-        };
-        for id in found {
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
-    }
-    match ids.as_slice() {
-        [] => Ok(Vec::new()),
-        [one] => Ok(store.get_user(dir, one).await?.into_iter().collect()),
-        many => Ok(store.get_users(dir, many).await?),
-    }
 }

@@ -1,45 +1,18 @@
-//! Reads for the admin API: accounts, org groups by name, directories, the log.
-
-use std::collections::HashMap;
+//! Reads for the admin API: accounts, org groups by name, directories.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::items::{event_from_item, from_data, get_s};
+use super::cursor::PageKey;
+use super::items::{from_data, get_s};
 use super::keys;
 use super::{Store, StoreError};
-use crate::directory::model::{AccountRecord, DirectoryRecord, EventRecord, OrgGroupRecord};
-
-/// Filters of the troubleshooting log (E1).
-#[derive(Debug, Clone, Default)]
-pub struct EventFilter {
-    pub email: Option<String>,
-    pub scim_id: Option<String>,
-    pub outcome: Option<String>,
-}
+use crate::directory::model::{AccountRecord, DirectoryRecord, OrgGroupRecord, TokenRecord};
 
 /// A page of a query: the records and where the next page starts.
 #[derive(Debug)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    pub next: Option<HashMap<String, AttributeValue>>,
-}
-
-/// The start key that continues a log query right after `event` (main table, or the org
-/// log's GSI when `org_log`).
-pub fn event_start_key(event: &EventRecord, org_log: bool) -> HashMap<String, AttributeValue> {
-    let (pk, sk) = super::items::record_key(&crate::directory::plan::Record::Event(event.clone()));
-    let mut key = HashMap::from([
-        ("pk".to_string(), AttributeValue::S(pk)),
-        ("sk".to_string(), AttributeValue::S(sk.clone())),
-    ]);
-    if org_log {
-        key.insert(
-            "gsi1pk".into(),
-            AttributeValue::S(keys::org_log(&event.org_id, keys::day_of(&event.time))),
-        );
-        key.insert("gsi1sk".into(), AttributeValue::S(sk));
-    }
-    key
+    pub next: Option<PageKey>,
 }
 
 impl Store {
@@ -62,16 +35,30 @@ impl Store {
     pub async fn accounts_page(
         &self,
         org_id: &str,
-        start: Option<HashMap<String, AttributeValue>>,
+        start: Option<PageKey>,
         limit: i32,
     ) -> Result<Page<AccountRecord>, StoreError> {
         let page = self
-            .gsi1_page(&keys::accounts_of(org_id), start, limit)
+            .gsi1_page(
+                &keys::accounts_of(org_id),
+                start.map(PageKey::into_key),
+                limit,
+            )
             .await?;
         Ok(Page {
             items: page.items.iter().map(from_data).collect::<Result<_, _>>()?,
-            next: page.next,
+            next: page.next.map(PageKey),
         })
+    }
+
+    /// The credentials of a directory (its SCIM tokens), or of an org (its admin keys).
+    pub async fn credentials(
+        &self,
+        org_id: &str,
+        directory_id: Option<&str>,
+    ) -> Result<Vec<TokenRecord>, StoreError> {
+        self.query_gsi1_data(keys::tokens_of(org_id, directory_id))
+            .await
     }
 
     pub async fn directories_of_org(
@@ -152,49 +139,5 @@ impl Store {
             .iter()
             .filter_map(|i| get_s(i, "accountId").map(str::to_string))
             .collect())
-    }
-
-    /// One day of a log, newest first, filtered. `directory`: that directory's log (main
-    /// table); `None`: the whole org's log (GSI1).
-    pub async fn events_of_day(
-        &self,
-        org_id: &str,
-        directory: Option<&str>,
-        day: &str,
-        filter: &EventFilter,
-        start: Option<HashMap<String, AttributeValue>>,
-        limit: i32,
-    ) -> Result<Page<EventRecord>, StoreError> {
-        let mut q = match directory {
-            Some(d) => self
-                .query_partition(keys::directory_log(d, day))
-                .consistent_read(false),
-            None => self.query_gsi1(keys::org_log(org_id, day)),
-        }
-        .scan_index_forward(false)
-        .limit(limit);
-        let mut conditions = Vec::new();
-        for (name, attr, value) in [
-            (":email", "email", &filter.email),
-            (":sid", "scimId", &filter.scim_id),
-            (":outcome", "outcome", &filter.outcome),
-        ] {
-            if let Some(v) = value {
-                conditions.push(format!("{attr} = {name}"));
-                q = q.expression_attribute_values(name, AttributeValue::S(v.clone()));
-            }
-        }
-        if !conditions.is_empty() {
-            q = q.filter_expression(conditions.join(" AND "));
-        }
-        let page = self.query_page(q, start).await?;
-        Ok(Page {
-            items: page
-                .items
-                .iter()
-                .map(event_from_item)
-                .collect::<Result<_, _>>()?,
-            next: page.next,
-        })
     }
 }

@@ -183,19 +183,90 @@ impl CursorScope {
         Ok(v.remove("p").unwrap_or(Value::Null))
     }
 
-    /// A cursor continuing after a DynamoDB key.
-    pub fn seal_key(&self, key: &HashMap<String, AttributeValue>) -> String {
-        self.seal(&key_json(key))
+    /// A cursor continuing after a page key.
+    pub fn seal_key(&self, key: &PageKey) -> String {
+        self.seal(&key.to_json())
     }
 
-    /// The DynamoDB key of a cursor sealed with [`CursorScope::seal_key`].
-    pub fn open_key(&self, cursor: &str) -> Result<HashMap<String, AttributeValue>, CursorError> {
-        key_from_json(&self.open(cursor)?).ok_or(CursorError::Malformed)
+    /// The page key of a cursor sealed with [`CursorScope::seal_key`].
+    pub fn open_key(&self, cursor: &str) -> Result<PageKey, CursorError> {
+        PageKey::from_json(&self.open(cursor)?).ok_or(CursorError::Malformed)
+    }
+
+    /// A cursor continuing a listing at `position` (an empty cursor is the first page).
+    pub fn seal_position(&self, position: &ListPosition) -> String {
+        match position {
+            ListPosition::First => String::new(),
+            ListPosition::After(key) => self.seal(&json!({ "k": key.to_json() })),
+            ListPosition::Offset(n) => self.seal(&json!({ "o": n })),
+        }
+    }
+
+    /// Where a cursor of this listing continues: an empty one is the first page; a key must
+    /// be of this listing's index partition.
+    pub fn open_position(&self, cursor: &str) -> Result<ListPosition, CursorError> {
+        let cursor = cursor.trim();
+        if cursor.is_empty() {
+            return Ok(ListPosition::First);
+        }
+        let position = self.open(cursor)?;
+        if let Some(n) = position.get("o").and_then(Value::as_u64) {
+            return usize::try_from(n)
+                .map(ListPosition::Offset)
+                .map_err(|_| CursorError::Malformed);
+        }
+        let key = position
+            .get("k")
+            .and_then(PageKey::from_json)
+            .ok_or(CursorError::Malformed)?;
+        match key.0.get("gsi1pk").and_then(|v| v.as_s().ok()) {
+            Some(p) if p == self.listing() => Ok(ListPosition::After(key)),
+            _ => Err(CursorError::OtherListing),
+        }
     }
 }
 
+/// Where the next page of a query starts: a DynamoDB `LastEvaluatedKey`, opaque outside
+/// the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageKey(pub(crate) HashMap<String, AttributeValue>);
+
+impl PageKey {
+    pub(crate) fn into_key(self) -> HashMap<String, AttributeValue> {
+        self.0
+    }
+
+    /// The key of a listed item in the listing index: where a page after it starts.
+    pub(crate) fn index_key_of(item: &HashMap<String, AttributeValue>) -> PageKey {
+        PageKey(
+            ["pk", "sk", "gsi1pk", "gsi1sk"]
+                .iter()
+                .filter_map(|k| item.get(*k).map(|v| (k.to_string(), v.clone())))
+                .collect(),
+        )
+    }
+
+    /// The key as a JSON object (string attributes only, as every key of the table is).
+    pub fn to_json(&self) -> Value {
+        key_json(&self.0)
+    }
+
+    pub fn from_json(v: &Value) -> Option<PageKey> {
+        key_from_json(v).map(PageKey)
+    }
+}
+
+/// Where a cursor page of a listing starts (RFC 9865): the first page, after a key of the
+/// listing index, or at an offset of a result computed whole (indexed filters).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListPosition {
+    First,
+    After(PageKey),
+    Offset(usize),
+}
+
 /// A DynamoDB key (string attributes only) as a JSON object.
-pub fn key_json(key: &HashMap<String, AttributeValue>) -> Value {
+fn key_json(key: &HashMap<String, AttributeValue>) -> Value {
     Value::Object(
         key.iter()
             .filter_map(|(k, v)| v.as_s().ok().map(|s| (k.clone(), Value::String(s.clone()))))
@@ -204,7 +275,7 @@ pub fn key_json(key: &HashMap<String, AttributeValue>) -> Value {
 }
 
 /// A JSON object of strings as a DynamoDB key.
-pub fn key_from_json(v: &Value) -> Option<HashMap<String, AttributeValue>> {
+fn key_from_json(v: &Value) -> Option<HashMap<String, AttributeValue>> {
     v.as_object()?
         .iter()
         .map(|(k, v)| Some((k.clone(), AttributeValue::S(v.as_str()?.to_string()))))
@@ -227,7 +298,10 @@ mod tests {
     #[test]
     fn x4_round_trip_of_a_key_and_a_value() {
         let s = scope("d1", "DIR#d1#USERS");
-        let key = HashMap::from([("pk".to_string(), AttributeValue::S("ORG#1".into()))]);
+        let key = PageKey(HashMap::from([(
+            "pk".to_string(),
+            AttributeValue::S("ORG#1".into()),
+        )]));
         let c = s.seal_key(&key);
         assert!(c
             .chars()

@@ -180,13 +180,13 @@ pub fn record_item(record: &Record) -> Result<Item, StoreError> {
         }
         Record::Token(t) => {
             let mut item = data_item(key, "token", t)?;
-            let owner = match &t.scope {
+            let directory = match &t.scope {
                 crate::directory::model::TokenScope::Directory { directory_id, .. } => {
-                    format!("DIR#{directory_id}")
+                    Some(directory_id.as_str())
                 }
-                crate::directory::model::TokenScope::OrgAdmin => format!("ORG#{}", t.org_id),
+                crate::directory::model::TokenScope::OrgAdmin => None,
             };
-            item.insert("gsi1pk".into(), s(keys::tokens_of(&owner)));
+            item.insert("gsi1pk".into(), s(keys::tokens_of(&t.org_id, directory)));
             item.insert("gsi1sk".into(), s(&t.id));
             Ok(item)
         }

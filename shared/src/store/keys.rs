@@ -7,8 +7,12 @@ pub const GSI1: &str = "gsi1";
 pub fn token(hash: &str) -> (String, String) {
     (format!("TOKEN#{hash}"), "TOKEN".into())
 }
-pub fn tokens_of(owner: &str) -> String {
-    format!("{owner}#TOKENS")
+/// The listing of a directory's SCIM tokens, or (no directory) of an org's admin keys.
+pub fn tokens_of(org_id: &str, directory_id: Option<&str>) -> String {
+    match directory_id {
+        Some(d) => format!("DIR#{d}#TOKENS"),
+        None => format!("ORG#{org_id}#TOKENS"),
+    }
 }
 pub fn org(org_id: &str) -> (String, String) {
     (format!("ORG#{org_id}"), "ORG".into())

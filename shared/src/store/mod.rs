@@ -8,7 +8,9 @@ pub mod cursor;
 mod groups;
 mod items;
 pub mod keys;
+mod listing;
 mod load;
+mod log;
 mod metrics;
 mod table;
 
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::Client;
 
 pub use access::MemberAccounts;
-pub use accounts::{event_start_key, EventFilter, Page};
+pub use accounts::Page;
 pub use apply::ApplyError;
 pub use items::{
     event_from_item, group_from_item, log_retention_days, record_key, user_from_item, Item,
@@ -25,7 +27,9 @@ pub use items::{
 pub use keys::{
     external_id_guard as keys_external_id_guard, user_name_guard as keys_user_name_guard,
 };
+pub use listing::{Listing, MAX_CURSOR_SCAN, MAX_FILTER_SCAN};
 pub use load::ItemPage;
+pub use log::{day_text, log_cursor_scope, EventFilter, LogPosition};
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use table::{create_table_if_missing, TABLE_GSI1};
 
@@ -50,6 +54,9 @@ pub enum StoreError {
     /// connection) after the SDK's own retries: transient, the client may retry.
     #[error("DynamoDB unavailable: {0}")]
     Unavailable(String),
+    /// A read examined its bound of records without finishing (a filter no index answers).
+    #[error("more than {0} records to examine")]
+    ScanLimit(usize),
     #[error("DynamoDB error: {0}")]
     Service(String),
 }
@@ -108,6 +115,10 @@ where
         "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded"
     ) {
         return StoreError::Throttled;
+    }
+    // A single write that met a transaction in progress on its item: transient.
+    if code == "TransactionConflictException" {
+        return StoreError::Unavailable(code);
     }
     let message = e
         .as_service_error()

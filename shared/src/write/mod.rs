@@ -211,6 +211,9 @@ impl From<StoreError> for ScimError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Throttled => ScimError::throttled(1),
+            StoreError::ScanLimit(limit) => ScimError::too_many(format!(
+                "this filter is not answered from an index and the directory has more than {limit} resources; filter with eq on an indexed attribute (id, externalId, userName, emails.value, displayName), or page with a cursor"
+            )),
             StoreError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "DynamoDB unavailable; answering 503");
                 ScimError::unavailable(1, "the service is briefly unavailable; retry shortly")

@@ -13,7 +13,6 @@ use crate::directory::users::normalize_email;
 use crate::scim::error::ScimError;
 use crate::scim::limits::invalid_admin_cursor;
 use crate::store::cursor::CursorScope;
-use crate::store::{keys, user_from_item};
 
 /// A normalized email address (trimmed, lowercase), or 400.
 fn email_address(raw: &str) -> Result<String, ScimError> {
@@ -174,13 +173,9 @@ pub async fn unlinked_users(
     directory_id: &str,
 ) -> Result<Response<Body>, ScimError> {
     call.directory(directory_id).await?;
-    let decode = |i: &crate::store::Item| user_from_item(directory_id, i);
-    let listing = crate::http::listing::Listing {
-        store: call.store,
-        partition: keys::users_of(directory_id),
-        decode: &decode,
-    };
-    let users = listing
+    let users = call
+        .store
+        .user_listing(directory_id)
         .scan(&|u: &UserRecord| u.account_id.is_none())
         .await?;
     Ok(ok_json(

@@ -1,7 +1,7 @@
 //! The troubleshooting log (E1) and diagnose (E2) for administrators.
 
 use lambda_http::{Body, Response};
-use serde_json::{json, Value};
+use serde_json::json;
 use time::macros::format_description;
 
 use super::call::{ok_json, AdminCall};
@@ -11,85 +11,13 @@ use crate::directory::users::normalize_email;
 use crate::scim::error::ScimError;
 use crate::scim::limits::invalid_admin_cursor;
 use crate::scim::resource::primary_email;
-use crate::store::cursor::{self, CursorScope};
-use crate::store::EventFilter;
-
-/// Queries one log call may make before it answers with a cursor to continue.
-const MAX_QUERIES_PER_CALL: usize = 60;
+use crate::store::{log_cursor_scope, EventFilter, LogPosition};
 
 fn parse_day(s: &str) -> Result<time::Date, ScimError> {
     let day = s.get(..10).unwrap_or(s);
     time::Date::parse(day, format_description!("[year]-[month]-[day]")).map_err(|_| {
         ScimError::invalid_value(format!("'{s}' is not a date (YYYY-MM-DD or RFC 3339)"))
     })
-}
-
-fn day_text(d: time::Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-}
-
-/// Cursors of the org's log, or of one directory's (X4: signed, bound to the org and log).
-fn log_cursors(call: &AdminCall<'_>, directory: Option<&str>) -> CursorScope {
-    let listing = match directory {
-        Some(d) => format!("events/{d}"),
-        None => "events".into(),
-    };
-    CursorScope::new(call.cursor_key, &call.org.id, &listing)
-}
-
-/// Reads the log newest first: one day partition at a time, `since`..`until`, filtered.
-pub async fn read_events(
-    call: &AdminCall<'_>,
-    directory: Option<&str>,
-    filter: &EventFilter,
-    since: time::Date,
-    mut day: time::Date,
-    mut start: Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
-    limit: usize,
-) -> Result<(Vec<EventRecord>, Option<String>), ScimError> {
-    let mut out = Vec::new();
-    let mut queries = 0;
-    while day >= since {
-        let page = call
-            .store
-            .events_of_day(
-                &call.org.id,
-                directory,
-                &day_text(day),
-                filter,
-                start.take(),
-                // Read ahead of what is wanted, so a filter skipping many events costs few queries.
-                ((limit - out.len()) * 4).clamp(25, 500) as i32,
-            )
-            .await?;
-        queries += 1;
-        let wanted = limit - out.len();
-        if page.items.len() > wanted {
-            // The page is cut: continue right after the last event taken, on the same day.
-            let taken: Vec<EventRecord> = page.items.into_iter().take(wanted).collect();
-            start = taken
-                .last()
-                .map(|e| crate::store::event_start_key(e, directory.is_none()));
-            out.extend(taken);
-        } else {
-            out.extend(page.items);
-            match page.next {
-                Some(k) => start = Some(k),
-                None => match day.previous_day() {
-                    Some(d) => day = d,
-                    None => break,
-                },
-            }
-        }
-        if out.len() >= limit || queries >= MAX_QUERIES_PER_CALL {
-            if day < since {
-                return Ok((out, None));
-            }
-            let next = json!({"day": day_text(day), "key": start.as_ref().map(cursor::key_json)});
-            return Ok((out, Some(log_cursors(call, directory).seal(&next))));
-        }
-    }
-    Ok((out, None))
 }
 
 /// GET /events and /directories/{d}/events: newest first, filtered by email, SCIM id,
@@ -119,21 +47,23 @@ pub async fn events(
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(50)
         .clamp(1, 200);
-    let (day, start) = match p.get("cursor") {
+    let cursors = log_cursor_scope(call.cursor_key, &call.org.id, directory);
+    let from = match p.get("cursor") {
         Some(c) if !c.trim().is_empty() => {
-            let v = log_cursors(call, directory)
-                .open(c)
-                .map_err(|_| invalid_admin_cursor())?;
-            let day = parse_day(v.get("day").and_then(Value::as_str).unwrap_or_default())?;
-            let key = v.get("key").and_then(cursor::key_from_json);
-            (day, key)
+            cursors.open_log(c).map_err(|_| invalid_admin_cursor())?
         }
-        _ => (until, None),
+        _ => LogPosition::start_of(until),
     };
-    let (events, next) = read_events(call, directory, &filter, since, day, start, limit).await?;
+    let (events, next) = call
+        .store
+        .read_log(&call.org.id, directory, &filter, since, from, limit)
+        .await?;
     Ok(ok_json(
         200,
-        json!({"events": events.iter().map(event_json).collect::<Vec<_>>(), "nextCursor": next}),
+        json!({
+            "events": events.iter().map(event_json).collect::<Vec<_>>(),
+            "nextCursor": next.map(|n| cursors.seal_log(&n)),
+        }),
     ))
 }
 
@@ -160,16 +90,17 @@ pub async fn diagnose(call: &AdminCall<'_>) -> Result<Response<Body>, ScimError>
         email: Some(email.clone()),
         ..EventFilter::default()
     };
-    let (recent, _) = read_events(
-        call,
-        None,
-        &filter,
-        today - time::Duration::days(7),
-        today,
-        None,
-        20,
-    )
-    .await?;
+    let (recent, _) = call
+        .store
+        .read_log(
+            &call.org.id,
+            None,
+            &filter,
+            today - time::Duration::days(7),
+            LogPosition::start_of(today),
+            20,
+        )
+        .await?;
     let verdict = verdict(call, &email, account.as_ref(), &scim_users, &recent);
     Ok(ok_json(
         200,

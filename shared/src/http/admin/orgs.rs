@@ -13,7 +13,7 @@ use crate::directory::plan::Record;
 use crate::http::response::empty;
 use crate::http::{hex, query_params, sha256};
 use crate::scim::error::ScimError;
-use crate::store::{keys, Store};
+use crate::store::Store;
 use crate::write::Writer;
 
 const IDPS: [&str; 6] = [
@@ -160,14 +160,6 @@ pub async fn set_domain(
     Ok(ok_json(200, org_json(&written.outcome)))
 }
 
-/// The owner key of a credential listing: a directory's tokens or the org's admin keys.
-fn credential_owner(call: &AdminCall<'_>, directory: Option<&str>) -> String {
-    match directory {
-        Some(d) => format!("DIR#{d}"),
-        None => format!("ORG#{}", call.org.id),
-    }
-}
-
 async fn credentials(
     call: &AdminCall<'_>,
     directory: Option<&str>,
@@ -175,10 +167,7 @@ async fn credentials(
     if let Some(d) = directory {
         call.directory(d).await?;
     }
-    Ok(call
-        .store
-        .query_gsi1_data(keys::tokens_of(&credential_owner(call, directory)))
-        .await?)
+    Ok(call.store.credentials(&call.org.id, directory).await?)
 }
 
 pub async fn list_credentials(
