@@ -6,7 +6,11 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
+use super::scim::{projection, Projection};
+use super::MAX_PAGE_SIZE;
 use crate::scim::error::{ScimError, ScimType};
+use crate::scim::filter::{parse_filter, Filter};
+use crate::scim::schema::ResourceType;
 use crate::scim::schema::LIST_RESPONSE;
 use crate::store::cursor::{CursorScope, ListPosition};
 use crate::store::Listing;
@@ -39,6 +43,38 @@ pub fn cursor_list_response(
         }
     }
     body
+}
+
+/// What a list request (GET or `/.search`) asks for: the projection (S4), the paging (S3)
+/// and the filter (S2), each checked.
+pub struct ListQuery {
+    pub projection: Projection,
+    pub paging: Paging,
+    pub filter: Option<Filter>,
+}
+
+impl ListQuery {
+    /// `scope`: the cursors of the listing the request pages through.
+    pub fn parse(
+        rt: &'static ResourceType,
+        params: &HashMap<String, String>,
+        scope: &CursorScope,
+    ) -> Result<ListQuery, ScimError> {
+        Ok(ListQuery {
+            projection: projection(rt, params)?,
+            paging: Paging::from_params(params, scope, MAX_PAGE_SIZE)?,
+            filter: params
+                .get("filter")
+                .filter(|f| !f.trim().is_empty())
+                .map(|f| parse_filter(rt, f))
+                .transpose()?,
+        })
+    }
+
+    /// Whether a resource, as rendered, is one the filter asks for (every one without).
+    pub fn admits(&self, rendered: &Value) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.matches(rendered))
+    }
 }
 
 /// How a list request pages (S3): by `startIndex`, or by cursor (RFC 9865) when the

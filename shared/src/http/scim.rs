@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
-use super::request::body_bytes;
+use super::request::{body_bytes, json_body};
 use super::response::scim_json;
 use super::{
     authenticate_directory, finish, query_params, request_id, AppState, DirectoryAuth, Route,
@@ -15,7 +15,7 @@ use super::{
 use crate::directory::plan::Plan;
 use crate::scim::error::ScimError;
 use crate::scim::list::{parse_attr_list, project, render, AttrRef, RenderMeta};
-use crate::scim::schema::ResourceType;
+use crate::scim::schema::{ResourceType, SEARCH_REQUEST};
 use crate::store::Store;
 use crate::write::{Caller, Writer};
 
@@ -33,19 +33,53 @@ pub struct ScimRequest<'a> {
     pub cursor_key: &'a crate::store::cursor::CursorKey,
 }
 
-/// Authenticates, serves with `serve`, and logs one line an admin can read: request id,
+/// The operations of one SCIM resource endpoint (RFC 7644 §3), `/Users` or `/Groups`:
+/// [`handle`] routes every request of the endpoint to one of them.
+pub(crate) trait ResourceEndpoint {
+    /// The endpoint's name in the path: `Users`, `Groups`.
+    const NAME: &'static str;
+    /// GET of the endpoint, and POST `/.search` (its SearchRequest as the same parameters).
+    async fn list(
+        ctx: &ScimRequest<'_>,
+        params: &HashMap<String, String>,
+    ) -> Result<Response<Body>, ScimError>;
+    async fn create(ctx: &ScimRequest<'_>) -> Result<Response<Body>, ScimError>;
+    async fn get(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError>;
+    async fn replace(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError>;
+    async fn patch(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError>;
+    async fn delete(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError>;
+}
+
+/// Routes a request of endpoint `E` by method and path (405 with `Allow` otherwise).
+async fn serve<E: ResourceEndpoint>(ctx: ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
+    let method = ctx.req.method().as_str();
+    match (method, ctx.route.id.as_deref()) {
+        ("GET", None) => E::list(&ctx, &ctx.params).await,
+        ("POST", Some(".search")) => {
+            let params = search_params(&json_body(ctx.req)?)?;
+            E::list(&ctx, &params).await
+        }
+        ("POST", None) => E::create(&ctx).await,
+        ("GET", Some(id)) => E::get(&ctx, id).await,
+        ("PUT", Some(id)) => E::replace(&ctx, id).await,
+        ("PATCH", Some(id)) => E::patch(&ctx, id).await,
+        ("DELETE", Some(id)) => E::delete(&ctx, id).await,
+        (_, id) => Err(ScimError::method_not_allowed(
+            format!("{method} is not supported here"),
+            if id.is_some() {
+                "GET, PUT, PATCH, DELETE"
+            } else {
+                "GET, POST"
+            },
+        )),
+    }
+}
+
+/// Authenticates, routes to endpoint `E`, and logs one line an admin can read: request id,
 /// directory, method, status, and what the request cost in DynamoDB requests and capacity.
 /// Never the token, never the body.
-pub async fn handle<'a, F, Fut>(
-    state: &'a AppState,
-    req: &'a Request,
-    resource: &str,
-    serve: F,
-) -> Response<Body>
-where
-    F: FnOnce(ScimRequest<'a>) -> Fut,
-    Fut: std::future::Future<Output = Result<Response<Body>, ScimError>>,
-{
+pub(crate) async fn handle<E: ResourceEndpoint>(state: &AppState, req: &Request) -> Response<Body> {
+    let resource = E::NAME;
     let store = &state.store;
     let before = store.metrics().snapshot();
     let started = std::time::Instant::now();
@@ -65,7 +99,7 @@ where
         let params = query_params(req);
         crate::scim::limits::check_scim_request(route.id.as_deref(), &params)?;
         let base = super::request::scim_base_url(req, &route.directory_id);
-        serve(ScimRequest {
+        serve::<E>(ScimRequest {
             store,
             req,
             base,
@@ -175,6 +209,39 @@ impl ScimRequest<'_> {
             .get(http::header::IF_MATCH)
             .and_then(|v| v.to_str().ok())
     }
+}
+
+/// The parameters of a SearchRequest body, as a GET would carry them.
+pub fn search_params(body: &Value) -> Result<HashMap<String, String>, ScimError> {
+    let body = crate::scim::limits::search_request(body)?;
+    let schemas_ok = body
+        .get("schemas")
+        .and_then(Value::as_array)
+        .map(|s| s.iter().any(|v| v.as_str() == Some(SEARCH_REQUEST)))
+        .unwrap_or(true);
+    if !schemas_ok {
+        return Err(ScimError::invalid_value(format!(
+            "a search request must have the schema {SEARCH_REQUEST}"
+        )));
+    }
+    let mut params = HashMap::new();
+    for (k, v) in body {
+        let text = match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Array(a) => Some(
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            _ => None,
+        };
+        if let Some(t) = text {
+            params.insert(k.to_lowercase(), t);
+        }
+    }
+    Ok(params)
 }
 
 /// A stored SCIM resource, as rendering needs it.

@@ -5,20 +5,19 @@ use std::collections::HashMap;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
-use super::listing::{list_page, Paging};
+use super::listing::{list_page, ListQuery};
 use super::request::json_body;
 use super::response::{empty, scim_json};
-use super::scim::{dry_run_response, handle, projection, Projection, ScimRequest, Stored};
-use super::{AppState, MAX_PAGE_SIZE};
+use super::scim::{dry_run_response, handle, Projection, ResourceEndpoint, ScimRequest, Stored};
+use super::AppState;
 use crate::directory::model::UserRecord;
 use crate::directory::users::{user_name_lower, LinkDecision};
 use crate::scim::error::ScimError;
-use crate::scim::filter::parse_filter;
 use crate::scim::list::project;
 use crate::scim::lookup::{index_lookups, IndexLookup};
 use crate::scim::patch::parse_patch_with_quirks;
 use crate::scim::resource::canonicalize;
-use crate::scim::schema::{SEARCH_REQUEST, USER_RESOURCE};
+use crate::scim::schema::USER_RESOURCE;
 use crate::write::users::{load_user, UserChange, UserOutcome};
 use crate::write::Written;
 
@@ -27,27 +26,120 @@ pub async fn handle_scim_users(
     state: &AppState,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    Ok(handle(state, &req, "Users", serve).await)
+    Ok(handle::<UsersEndpoint>(state, &req).await)
 }
 
-async fn serve(ctx: ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
-    let method = ctx.req.method().as_str();
-    match (method, ctx.route.id.as_deref()) {
-        ("GET", None) => list(&ctx, &ctx.params).await,
-        ("POST", Some(".search")) => search(&ctx).await,
-        ("POST", None) => create(&ctx).await,
-        ("GET", Some(id)) => get(&ctx, id).await,
-        ("PUT", Some(id)) => replace(&ctx, id).await,
-        ("PATCH", Some(id)) => patch(&ctx, id).await,
-        ("DELETE", Some(id)) => delete(&ctx, id).await,
-        (_, id) => Err(ScimError::method_not_allowed(
-            format!("{method} is not supported here"),
-            if id.is_some() {
-                "GET, PUT, PATCH, DELETE"
-            } else {
-                "GET, POST"
-            },
-        )),
+/// The `/Users` endpoint.
+pub(crate) struct UsersEndpoint;
+
+impl ResourceEndpoint for UsersEndpoint {
+    const NAME: &'static str = "Users";
+
+    /// GET /Users (S2, S3, S4).
+    async fn list(
+        ctx: &ScimRequest<'_>,
+        params: &HashMap<String, String>,
+    ) -> Result<Response<Body>, ScimError> {
+        let dir = ctx.directory_id();
+        let listing = ctx.store.user_listing(dir);
+        let q = ListQuery::parse(
+            &USER_RESOURCE,
+            params,
+            &listing.cursor_scope(ctx.cursor_key),
+        )?;
+        let keep = |u: &UserRecord| q.admits(&render_user(ctx, u, None));
+        let indexed = q
+            .filter
+            .as_ref()
+            .and_then(index_lookups)
+            .filter(|l| !l.iter().any(|l| matches!(l, IndexLookup::DisplayName(_))));
+        let whole = match indexed {
+            Some(lookups) => Some(
+                ctx.store
+                    .user_candidates(dir, &lookups)
+                    .await?
+                    .into_iter()
+                    .filter(|u| keep(u))
+                    .collect(),
+            ),
+            None => None,
+        };
+        let page = list_page(
+            &listing,
+            whole,
+            &keep,
+            q.filter.is_some(),
+            q.paging.clone(),
+            order_key,
+            |a, b| a.id == b.id,
+        )
+        .await?;
+        let resources = page
+            .items
+            .iter()
+            .map(|u| {
+                project(
+                    &USER_RESOURCE,
+                    &render_user(ctx, u, None),
+                    &q.projection.attributes,
+                    &q.projection.excluded,
+                )
+            })
+            .collect();
+        Ok(scim_json(200, &page.response(resources), &[]))
+    }
+
+    async fn create(ctx: &ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
+        let p = ctx.projection(&USER_RESOURCE)?;
+        let normalized = canonicalize(&USER_RESOURCE, &json_body(ctx.req)?)?;
+        let user_id = uuid::Uuid::new_v4().to_string();
+        let written = ctx
+            .writer()
+            .create_user(&ctx.caller(), &user_id, normalized.doc, normalized.quirks)
+            .await?;
+        Ok(answer_write(ctx, written, 201, &p))
+    }
+
+    async fn get(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError> {
+        let p = ctx.projection(&USER_RESOURCE)?;
+        let user = load_user(ctx.store, ctx.directory_id(), id).await?;
+        let groups = groups_for(ctx, &user, &p).await?;
+        Ok(resource_response(ctx, 200, &user, groups.as_deref(), &p))
+    }
+
+    async fn replace(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError> {
+        let p = ctx.projection(&USER_RESOURCE)?;
+        let normalized = canonicalize(&USER_RESOURCE, &json_body(ctx.req)?)?;
+        let change = UserChange::Replace {
+            doc: normalized.doc,
+            quirks: normalized.quirks,
+        };
+        let written = ctx
+            .writer()
+            .change_user(&ctx.caller(), id, ctx.if_match(), &change)
+            .await?;
+        Ok(answer_write(ctx, written, 200, &p))
+    }
+
+    async fn patch(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError> {
+        let p = ctx.projection(&USER_RESOURCE)?;
+        let mut quirks = Vec::new();
+        let ops = parse_patch_with_quirks(&USER_RESOURCE, &json_body(ctx.req)?, &mut quirks)?;
+        let change = UserChange::Patch { ops, quirks };
+        let written = ctx
+            .writer()
+            .change_user(&ctx.caller(), id, ctx.if_match(), &change)
+            .await?;
+        Ok(answer_write(ctx, written, 200, &p))
+    }
+
+    /// DELETE (L7): the user, its link and its memberships go; the account stays.
+    async fn delete(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError> {
+        let written = ctx
+            .writer()
+            .delete_user(&ctx.caller(), id, ctx.if_match())
+            .await?;
+        Ok(answer_write(ctx, written, 204, &Projection::default()))
     }
 }
 
@@ -100,13 +192,6 @@ async fn groups_for(
     ))
 }
 
-async fn get(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError> {
-    let p = ctx.projection(&USER_RESOURCE)?;
-    let user = load_user(ctx.store, ctx.directory_id(), id).await?;
-    let groups = groups_for(ctx, &user, &p).await?;
-    Ok(resource_response(ctx, 200, &user, groups.as_deref(), &p))
-}
-
 fn link_json(l: &LinkDecision) -> Value {
     match l {
         LinkDecision::Created { account_id } => json!({"link": "created", "accountId": account_id}),
@@ -121,17 +206,6 @@ fn link_json(l: &LinkDecision) -> Value {
             json!({"link": "unlinked", "accountId": account_id})
         }
     }
-}
-
-async fn create(ctx: &ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
-    let p = ctx.projection(&USER_RESOURCE)?;
-    let normalized = canonicalize(&USER_RESOURCE, &json_body(ctx.req)?)?;
-    let user_id = uuid::Uuid::new_v4().to_string();
-    let written = ctx
-        .writer()
-        .create_user(&ctx.caller(), &user_id, normalized.doc, normalized.quirks)
-        .await?;
-    Ok(answer_write(ctx, written, 201, &p))
 }
 
 /// A user write's answer: the dry-run document, 204, or the resource with `status`.
@@ -153,139 +227,6 @@ fn answer_write(
     } else {
         resource_response(ctx, status, user, None, p)
     }
-}
-
-async fn replace(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError> {
-    let p = ctx.projection(&USER_RESOURCE)?;
-    let normalized = canonicalize(&USER_RESOURCE, &json_body(ctx.req)?)?;
-    let change = UserChange::Replace {
-        doc: normalized.doc,
-        quirks: normalized.quirks,
-    };
-    let written = ctx
-        .writer()
-        .change_user(&ctx.caller(), id, ctx.if_match(), &change)
-        .await?;
-    Ok(answer_write(ctx, written, 200, &p))
-}
-
-async fn patch(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError> {
-    let p = ctx.projection(&USER_RESOURCE)?;
-    let mut quirks = Vec::new();
-    let ops = parse_patch_with_quirks(&USER_RESOURCE, &json_body(ctx.req)?, &mut quirks)?;
-    let change = UserChange::Patch { ops, quirks };
-    let written = ctx
-        .writer()
-        .change_user(&ctx.caller(), id, ctx.if_match(), &change)
-        .await?;
-    Ok(answer_write(ctx, written, 200, &p))
-}
-
-/// DELETE (L7): the user, its link and its memberships go; the account stays.
-async fn delete(ctx: &ScimRequest<'_>, id: &str) -> Result<Response<Body>, ScimError> {
-    let written = ctx
-        .writer()
-        .delete_user(&ctx.caller(), id, ctx.if_match())
-        .await?;
-    Ok(answer_write(ctx, written, 204, &Projection::default()))
-}
-
-/// POST /Users/.search (S8): the same query as GET, from a SearchRequest body.
-async fn search(ctx: &ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
-    let params = search_params(&json_body(ctx.req)?)?;
-    list(ctx, &params).await
-}
-
-/// The parameters of a SearchRequest body, as a GET would carry them.
-pub fn search_params(body: &Value) -> Result<HashMap<String, String>, ScimError> {
-    let body = crate::scim::limits::search_request(body)?;
-    let schemas_ok = body
-        .get("schemas")
-        .and_then(Value::as_array)
-        .map(|s| s.iter().any(|v| v.as_str() == Some(SEARCH_REQUEST)))
-        .unwrap_or(true);
-    if !schemas_ok {
-        return Err(ScimError::invalid_value(format!(
-            "a search request must have the schema {SEARCH_REQUEST}"
-        )));
-    }
-    let mut params = HashMap::new();
-    for (k, v) in body {
-        let text = match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Array(a) => Some(
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-            _ => None,
-        };
-        if let Some(t) = text {
-            params.insert(k.to_lowercase(), t);
-        }
-    }
-    Ok(params)
-}
-
-/// GET /Users (S2, S3, S4).
-async fn list(
-    ctx: &ScimRequest<'_>,
-    params: &HashMap<String, String>,
-) -> Result<Response<Body>, ScimError> {
-    let p = projection(&USER_RESOURCE, params)?;
-    let dir = ctx.directory_id();
-    let listing = ctx.store.user_listing(dir);
-    let paging = Paging::from_params(params, &listing.cursor_scope(ctx.cursor_key), MAX_PAGE_SIZE)?;
-    let filter = params
-        .get("filter")
-        .filter(|f| !f.trim().is_empty())
-        .map(|f| parse_filter(&USER_RESOURCE, f))
-        .transpose()?;
-    let keep = |u: &UserRecord| {
-        filter
-            .as_ref()
-            .is_none_or(|f| f.matches(&render_user(ctx, u, None)))
-    };
-    let indexed = filter
-        .as_ref()
-        .and_then(index_lookups)
-        .filter(|l| !l.iter().any(|l| matches!(l, IndexLookup::DisplayName(_))));
-    let whole = match indexed {
-        Some(lookups) => Some(
-            ctx.store
-                .user_candidates(dir, &lookups)
-                .await?
-                .into_iter()
-                .filter(|u| keep(u))
-                .collect(),
-        ),
-        None => None,
-    };
-    let page = list_page(
-        &listing,
-        whole,
-        &keep,
-        filter.is_some(),
-        paging,
-        order_key,
-        |a, b| a.id == b.id,
-    )
-    .await?;
-    let resources = page
-        .items
-        .iter()
-        .map(|u| {
-            project(
-                &USER_RESOURCE,
-                &render_user(ctx, u, None),
-                &p.attributes,
-                &p.excluded,
-            )
-        })
-        .collect();
-    Ok(scim_json(200, &page.response(resources), &[]))
 }
 
 fn order_key(u: &UserRecord) -> (String, String) {
