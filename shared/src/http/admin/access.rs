@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use lambda_http::{Body, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -19,6 +20,18 @@ use crate::write::access::{load_conflict, load_review, Review};
 
 /// How long one "sync all" call works before it answers with progress and a cursor.
 const SYNC_ALL_BUDGET: Duration = Duration::from_secs(20);
+/// How many held groups one "sync all" call syncs at once.
+const SYNC_ALL_PARALLEL: usize = 8;
+
+/// What became of one held group in a "sync all" call.
+enum SyncAllOutcome {
+    Synced(Value),
+    Refused(Value),
+    Skipped(Value),
+    /// Not started: the call's time budget ran out first.
+    Remaining,
+    Failed(ScimError),
+}
 
 /// An id made of letters, digits, `-`, `_` and `.`, lowercase.
 fn slug(raw: &str) -> Result<String, ScimError> {
@@ -460,29 +473,38 @@ pub async fn sync_all(call: &AdminCall<'_>) -> Result<Response<Body>, ScimError>
     let mut refused = Vec::new();
     let mut skipped = Vec::new();
     let mut remaining = 0;
-    for c in conflicts {
+    // Each group syncs on its own (one write of its own, retried on a lost race), so several
+    // go at once: the call is bound by DynamoDB's latency, not by its throughput.
+    let mut outcomes = futures::stream::iter(conflicts.into_iter().map(|c| async move {
         if started.elapsed() > SYNC_ALL_BUDGET {
-            remaining += 1;
-            continue;
+            return SyncAllOutcome::Remaining;
         }
         if c.rejected && !include_rejected {
-            skipped.push(
+            return SyncAllOutcome::Skipped(
                 json!({"groupId": c.group_id, "name": c.name, "reason": "rejected by an admin"}),
             );
-            continue;
         }
-        let name = c.name.clone();
-        let gid = c.group_id.clone();
+        let summary = json!({"groupId": c.group_id, "name": c.name});
         match sync_one(call, c).await {
-            Ok(v) => synced.push(if call.dry_run() {
-                v
-            } else {
-                json!({"groupId": gid, "name": name})
-            }),
+            Ok(v) if call.dry_run() => SyncAllOutcome::Synced(v),
+            Ok(_) => SyncAllOutcome::Synced(summary),
             Err(e) if e.status == 409 => {
-                refused.push(json!({"groupId": gid, "name": name, "reason": e.detail}))
+                let mut v = summary;
+                v["reason"] = json!(e.detail);
+                SyncAllOutcome::Refused(v)
             }
-            Err(e) => return Err(e),
+            Err(e) => SyncAllOutcome::Failed(e),
+        }
+    }))
+    .buffer_unordered(SYNC_ALL_PARALLEL);
+    while let Some(outcome) = outcomes.next().await {
+        match outcome {
+            SyncAllOutcome::Synced(v) => synced.push(v),
+            SyncAllOutcome::Refused(v) => refused.push(v),
+            SyncAllOutcome::Skipped(v) => skipped.push(v),
+            SyncAllOutcome::Remaining => remaining += 1,
+            // What synced stays synced; calling again resumes with what is left.
+            SyncAllOutcome::Failed(e) => return Err(e),
         }
     }
     let status = if remaining > 0 { 202 } else { 200 };

@@ -11,10 +11,10 @@ use crate::clock::now;
 use crate::directory::model::{DirectoryRecord, OrgRecord, TokenRecord, TokenScope};
 use crate::directory::plan::Record;
 use crate::http::response::empty;
-use crate::http::{hex, query_params, sha256};
+use crate::http::{hex, query_params, request_id, sha256};
 use crate::scim::error::ScimError;
 use crate::store::Store;
-use crate::write::Writer;
+use crate::write::{Caller, Writer};
 
 const IDPS: [&str; 6] = [
     "okta",
@@ -58,8 +58,14 @@ pub async fn create_org(store: &Store, req: &Request) -> Result<Response<Body>, 
         products: Vec::new(),
     };
     let dry = dry_run(&query_params(req));
+    let operator = Caller {
+        org_id: org.id.clone(),
+        directory_id: String::new(),
+        idp: "admin:operator".into(),
+        request_id: request_id(req),
+    };
     Writer::new(store, dry)
-        .create(Record::Org(org.clone()))
+        .create(&operator, "POST /orgs", Record::Org(org.clone()))
         .await?;
     Ok(created(dry, org_json(&org)))
 }
@@ -104,7 +110,13 @@ pub async fn create_directory(call: &AdminCall<'_>) -> Result<Response<Body>, Sc
         idp,
         created: now(),
     };
-    call.writer().create(Record::Directory(dir.clone())).await?;
+    call.writer()
+        .create(
+            &call.caller(),
+            "POST /directories",
+            Record::Directory(dir.clone()),
+        )
+        .await?;
     Ok(created(call.dry_run(), directory_json(&dir)))
 }
 
@@ -197,7 +209,11 @@ pub async fn revoke_credential(
         .into_iter()
         .find(|t| t.id == id)
         .ok_or_else(|| ScimError::not_found(format!("credential {id} not found")))?;
-    let written = call.writer().revoke_credential(&token).await?;
+    let operation = format!("DELETE {}", call.req.uri().path());
+    let written = call
+        .writer()
+        .revoke_credential(&call.caller(), &operation, &token)
+        .await?;
     if written.dry_run {
         return Ok(ok_json(
             200,
@@ -239,7 +255,11 @@ pub async fn create_credential(
         org_id: call.org.id.clone(),
         created: now(),
     };
-    let written = call.writer().create(Record::Token(token.clone())).await?;
+    let operation = format!("POST {}", call.req.uri().path());
+    let written = call
+        .writer()
+        .create(&call.caller(), &operation, Record::Token(token.clone()))
+        .await?;
     if let Some(o) = body.as_object_mut() {
         o.insert("id".into(), json!(token.id));
         o.insert("created".into(), json!(token.created));
