@@ -438,3 +438,61 @@ async fn g7_default_joins_of_a_directory_group_never_grant_after_it_returns_to_a
         "the default join recorded meanwhile does not count"
     );
 }
+
+/// S7 for the admin API: request bodies are typed. A field of the wrong type, a missing
+/// required field, or a body that is not an object answers 400 naming the field, and writes
+/// nothing; a body that is not JSON is invalidSyntax.
+#[tokio::test]
+async fn s7_admin_bodies_of_the_wrong_shape_are_400_naming_the_field() {
+    let t = TestDirectory::new("okta").await;
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("/invites", json!({"email": 42}), "'email'"),
+        ("/invites", json!({}), "email"),
+        ("/invites", json!([]), "invalid type"),
+        (
+            "/jit-sign-ins",
+            json!({"email": "a@example.com", "groups": "eng"}),
+            "'groups'",
+        ),
+        (
+            "/jit-sign-ins",
+            json!({"email": "a@example.com", "groups": [1]}),
+            "'groups[0]'",
+        ),
+        ("/sites", json!({"name": ["x"]}), "'name'"),
+        (
+            "/products",
+            json!({"id": "p", "name": "P", "siteId": 7, "roles": ["u"]}),
+            "'siteId'",
+        ),
+        (
+            "/org-groups",
+            json!({"name": "g", "roles": "jira/user"}),
+            "'roles'",
+        ),
+        ("/org-groups", json!("g"), "invalid type"),
+        ("/domains", json!({"domain": true}), "'domain'"),
+        ("/directories", json!({"name": "d", "idp": 3}), "'idp'"),
+    ];
+    for (path, body, names) in cases {
+        let before = t.org_admin("GET", "/events?limit=200", None).await.body["events"]
+            .as_array()
+            .map(Vec::len);
+        let r = t.org_admin("POST", path, Some(body.clone())).await;
+        r.assert_error(400, Some("invalidValue"));
+        let detail = r.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(names), "{path} {body}: {detail}");
+        let after = t.org_admin("GET", "/events?limit=200", None).await.body["events"]
+            .as_array()
+            .map(Vec::len);
+        assert_eq!(before, after, "{path} {body} wrote an event");
+    }
+    let r = crate::common::admin(
+        &t.state,
+        "POST",
+        &format!("/admin/v1/orgs/{}/invites", t.org_id),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+}
