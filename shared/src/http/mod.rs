@@ -17,10 +17,10 @@ use subtle::ConstantTimeEq;
 pub use request::{query_params, request_id, Route};
 pub use response::{scim_error, scim_json};
 
-use crate::directory::model::TokenScope;
+use crate::directory::model::{TokenRecord, TokenScope};
 use crate::scim::error::ScimError;
 use crate::store::cursor::CursorKey;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 /// The largest request body accepted: past it, 413 with a detail naming the limit.
 /// (ServiceProviderConfig has no place for it outside `bulk`, which is not offered.)
@@ -107,18 +107,7 @@ pub async fn authenticate_directory(
     req: &Request,
     directory_id: &str,
 ) -> Result<DirectoryAuth, ScimError> {
-    let secret = bearer(req).ok_or_else(ScimError::unauthorized)?;
-    let hash = sha256(secret);
-    let token = store
-        .get_token(&hex(&hash))
-        .await
-        .map_err(store_error)?
-        .ok_or_else(ScimError::unauthorized)?;
-    // The lookup is by hash; comparing the stored hash in constant time keeps the check
-    // itself free of timing differences.
-    if !bool::from(token.hash.as_bytes().ct_eq(hex(&hash).as_bytes())) {
-        return Err(ScimError::unauthorized());
-    }
+    let token = verified_token(store, req).await?;
     match token.scope {
         TokenScope::Directory {
             directory_id: d,
@@ -137,9 +126,20 @@ pub async fn authenticate_directory(
 
 pub use crate::write::unknown_directory;
 
-/// Store failures as a client sees them: the write service's one policy.
-pub fn store_error(e: StoreError) -> ScimError {
-    e.into()
+/// The stored credential of the request's bearer secret (X1): looked up by its SHA-256,
+/// then the stored hash compared in constant time, so the check itself leaks no timing.
+/// No secret, or an unknown one, is 401. Which kind of credential it is, the caller checks.
+pub async fn verified_token(store: &Store, req: &Request) -> Result<TokenRecord, ScimError> {
+    let secret = bearer(req).ok_or_else(ScimError::unauthorized)?;
+    let hash = hex(&sha256(secret));
+    let token = store
+        .get_token(&hash)
+        .await?
+        .ok_or_else(ScimError::unauthorized)?;
+    if !bool::from(token.hash.as_bytes().ct_eq(hash.as_bytes())) {
+        return Err(ScimError::unauthorized());
+    }
+    Ok(token)
 }
 
 /// Turns a handler's result into the response, logging one line an admin can read.

@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use crate::directory::model::{DirectoryRecord, OrgRecord, TokenScope};
 use crate::http::request::body_bytes;
 use crate::http::response::json_response;
-use crate::http::{bearer, hex, sha256, AppState};
+use crate::http::{bearer, sha256, verified_token, AppState};
 use crate::scim::error::ScimError;
 use crate::store::cursor::CursorKey;
 use crate::store::Store;
@@ -58,16 +58,7 @@ pub async fn authorize_org(
     if require_operator(state, req).is_ok() {
         return Ok(Actor::Operator);
     }
-    let secret = bearer(req).ok_or_else(ScimError::unauthorized)?;
-    let hash = hex(&sha256(secret));
-    let token = state
-        .store
-        .get_token(&hash)
-        .await?
-        .ok_or_else(ScimError::unauthorized)?;
-    if !bool::from(token.hash.as_bytes().ct_eq(hash.as_bytes())) {
-        return Err(ScimError::unauthorized());
-    }
+    let token = verified_token(&state.store, req).await?;
     match token.scope {
         TokenScope::OrgAdmin if token.org_id == org_id => Ok(Actor::OrgAdmin { key_id: token.id }),
         TokenScope::OrgAdmin => Err(ScimError::not_found(format!(
