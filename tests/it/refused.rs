@@ -25,7 +25,7 @@ use scimlink::directory::plan::MAX_TRANSACTION_ACTIONS;
 
 use crate::faults::{is_write, Fault, Injection, Mode};
 use crate::invariants::{check, diff, Items};
-use crate::session::{reference, state_diff, Session, World, IDP_TRIES, STEPS};
+use crate::session::{reference, report, state_diff, Session, World, IDP_TRIES, STEPS};
 
 async fn refused(fault: Fault, sdk_retries: bool) -> Vec<String> {
     let r = reference().await;
@@ -181,15 +181,6 @@ async fn partial_parts(
         ));
     }
     problems
-}
-
-fn report(name: &str, problems: Vec<String>) {
-    assert!(
-        problems.is_empty(),
-        "{name}: {} problems:\n  {}",
-        problems.len(),
-        problems.join("\n  ")
-    );
 }
 
 macro_rules! refused_test {

@@ -917,7 +917,8 @@ async fn matrix(fault: Fault, sdk_retries: bool, offset: usize) -> Vec<String> {
     problems
 }
 
-fn report(name: &str, problems: Vec<String>) {
+/// Fails the test with every problem found, one a line.
+pub fn report(name: &str, problems: Vec<String>) {
     assert!(
         problems.is_empty(),
         "{name}: {} problems:\n  {}",
