@@ -246,13 +246,24 @@ impl TestDirectory {
 }
 
 pub async fn admin(state: &AppState, method: &str, path: &str, body: Option<Value>) -> Response {
+    call_as(state, Some(OPERATOR_KEY), method, path, body).await
+}
+
+/// A call with any token (or none) on any state (another deployment's).
+pub async fn call_as(
+    state: &AppState,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Response {
     dispatch(
         state,
         request(Call {
             method,
             path: path.to_string(),
             body: body.map(|b| b.to_string()),
-            token: Some(OPERATOR_KEY.to_string()),
+            token: token.map(str::to_string),
             headers: Vec::new(),
         }),
     )

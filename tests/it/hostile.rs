@@ -6,10 +6,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use scimlink::http::AppState;
 use serde_json::{json, Value};
 
-use crate::common::{dispatch, okta_user, patch_op, request, Call, Response, TestDirectory};
+use crate::common::{call_as, okta_user, patch_op, Call, Response, TestDirectory};
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -152,27 +151,6 @@ async fn admin_cursor(t: &TestDirectory, path: &str) -> String {
         .as_str()
         .expect("nextCursor")
         .to_string()
-}
-
-/// A call with any token and any state (another deployment's).
-async fn call_as(
-    state: &AppState,
-    token: Option<&str>,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> Response {
-    dispatch(
-        state,
-        request(Call {
-            method,
-            path: path.to_string(),
-            body: body.map(|b| b.to_string()),
-            token: token.map(str::to_string),
-            headers: Vec::new(),
-        }),
-    )
-    .await
 }
 
 /// X4, S7: every user attribute that reaches a key or an index, and any other string, at and
