@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod directory;
+pub mod events;
 pub mod http;
 pub mod scim;
 pub mod store;

@@ -362,3 +362,57 @@ pub struct EventRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quirks: Vec<String>,
 }
+
+/// One machine-readable event (E5): a change that took effect, written by the plan that
+/// made it, in the same transaction. The `events` function turns it into a signed SET
+/// (RFC 8417, RFC 9967) for every subscription of the org that wants it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeRecord {
+    pub org_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_id: Option<String>,
+    /// Commit time of the transaction, RFC 3339 with milliseconds (the SET's `iat`).
+    pub time: String,
+    /// The transaction that wrote it: events of one transaction share it and `time`.
+    pub txn: String,
+    /// Position within its transaction, from 0: the order in which to deliver them.
+    pub seq: u32,
+    /// Unique: the SET's `jti`.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The event's short name: `prov:create`, `account:linked`, `access:granted`, ...
+    /// (`events::types` maps it to its URI).
+    pub event: String,
+    pub subject: ChangeSubject,
+    /// What the event says, by type (changed attributes and their previous values, the
+    /// access granted and its cause, ...). Documented per type in docs/EVENTS.md.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub data: Value,
+}
+
+/// What a change event is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeSubject {
+    /// `User`, `Group` (SCIM resources), `Account`, `OrgGroup`, `Conflict`.
+    pub resource_type: String,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The resource's version after the change, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+}
+
+impl ChangeRecord {
+    /// The order of delivery: commit time, then transaction, then position in it.
+    pub fn order_key(&self) -> String {
+        format!("{}#{}#{:04}", self.time, self.txn, self.seq)
+    }
+}

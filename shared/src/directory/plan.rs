@@ -5,7 +5,7 @@
 use crate::scim::error::ScimError;
 
 use super::model::{
-    AccountRecord, ConflictRecord, DirectoryRecord, EventRecord, GroupRecord, Guard,
+    AccountRecord, ChangeRecord, ConflictRecord, DirectoryRecord, EventRecord, GroupRecord, Guard,
     OrgGroupRecord, OrgRecord, TokenRecord, UserRecord,
 };
 
@@ -26,6 +26,10 @@ pub enum Record {
         user_id: String,
     },
     Event(EventRecord),
+    /// A machine-readable event (E5), beside the log event of the same change.
+    Change(ChangeRecord),
+    /// A receiver of the org's events.
+    Subscription(crate::events::subscription::SubscriptionRecord),
     Group(GroupRecord),
     Conflict(ConflictRecord),
     OrgGroup(OrgGroupRecord),

@@ -91,6 +91,11 @@ pub fn record_key(record: &Record) -> (String, String) {
             user_id,
         } => keys::user_email(directory_id, email, user_id),
         Record::Event(e) => event_key(e),
+        Record::Subscription(sub) => keys::subscription(&sub.org_id, &sub.id),
+        Record::Change(c) => (
+            keys::changes(&c.org_id, keys::day_of(&c.time)),
+            c.order_key(),
+        ),
         Record::Group(g) => keys::group(&g.directory_id, &g.id),
         Record::Conflict(c) => keys::conflict(&c.org_id, &c.directory_id, &c.group_id),
         Record::OrgGroup(g) => keys::org_group(&g.org_id, &g.id),
@@ -305,12 +310,31 @@ pub fn record_item(record: &Record) -> Result<Item, StoreError> {
                 item.insert("scimId".into(), s(id));
             }
             item.insert("gsi1sk".into(), s(format!("{}#{}", e.time, e.id)));
-            let expires =
-                time::OffsetDateTime::now_utc().unix_timestamp() + log_retention_days() * 86_400;
-            item.insert("ttl".into(), n(expires));
+            item.insert("ttl".into(), n(log_expiry()));
+            Ok(item)
+        }
+        Record::Subscription(sub) => {
+            let mut item = data_item(key, "subscription", sub)?;
+            item.insert("gsi1pk".into(), s(keys::subscriptions_of(&sub.org_id)));
+            item.insert("gsi1sk".into(), s(&sub.id));
+            item.insert("version".into(), n(sub.version));
+            Ok(item)
+        }
+        Record::Change(c) => {
+            // `type = change` is what the stream's event source mapping filters on.
+            let mut item = data_item(key, CHANGE_ITEM_TYPE, c)?;
+            item.insert("ttl".into(), n(log_expiry()));
             Ok(item)
         }
     }
+}
+
+/// The `type` of change-event items: the `events` function's stream filter takes only these.
+pub const CHANGE_ITEM_TYPE: &str = "change";
+
+/// When a log or change event written now expires (DynamoDB TTL, epoch seconds).
+fn log_expiry() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp() + log_retention_days() * 86_400
 }
 
 pub fn user_from_item(directory_id: &str, item: &Item) -> Result<UserRecord, StoreError> {

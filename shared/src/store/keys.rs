@@ -80,6 +80,32 @@ pub fn admin_log(org_id: &str, day: &str) -> String {
 pub fn org_log(org_id: &str, day: &str) -> String {
     format!("ORG#{org_id}#LOG#{day}")
 }
+/// An org's change events (E5), bucketed by UTC day like the log; the sort key is the
+/// event's delivery order (`ChangeRecord::order_key`).
+pub fn changes(org_id: &str, day: &str) -> String {
+    format!("ORG#{org_id}#CHANGES#{day}")
+}
+/// A subscription to an org's events (its `SUB` item, and its `STATE` item of delivery
+/// figures, written by the `events` function only).
+pub fn subscription(org_id: &str, subscription_id: &str) -> (String, String) {
+    (format!("ORG#{org_id}#SUB#{subscription_id}"), "SUB".into())
+}
+pub fn subscription_state(org_id: &str, subscription_id: &str) -> (String, String) {
+    (
+        format!("ORG#{org_id}#SUB#{subscription_id}"),
+        "STATE".into(),
+    )
+}
+/// GSI1 partition of an org's subscriptions.
+pub fn subscriptions_of(org_id: &str) -> String {
+    format!("ORG#{org_id}#SUBS")
+}
+/// A subscription's queue of events not yet delivered (push) or acknowledged (poll); the
+/// sort key is the event's delivery order (`ChangeRecord::order_key`). One partition per
+/// subscription: its ceiling (about 1,000 writes a second) bounds one receiver's rate.
+pub fn subscription_queue(org_id: &str, subscription_id: &str) -> String {
+    format!("ORG#{org_id}#SUB#{subscription_id}#QUEUE")
+}
 /// `2026-11-22` from an RFC 3339 time.
 pub fn day_of(time: &str) -> &str {
     time.get(..10).unwrap_or(time)

@@ -12,6 +12,7 @@ mod listing;
 mod load;
 mod log;
 mod metrics;
+mod subscriptions;
 mod table;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub use listing::{Listing, MAX_CURSOR_SCAN, MAX_FILTER_SCAN};
 pub use load::ItemPage;
 pub use log::{day_text, log_cursor_scope, EventFilter, LogPosition};
 pub use metrics::{Metrics, MetricsSnapshot};
+pub use subscriptions::QUEUE_ITEM_TYPE;
 pub use table::{create_table_if_missing, TABLE_GSI1};
 
 /// The table and a client for it. Cheap to clone; built once per cold start.
