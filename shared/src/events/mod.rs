@@ -19,4 +19,5 @@
 
 pub mod set;
 pub mod subscription;
+pub mod target;
 pub mod types;

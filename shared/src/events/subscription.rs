@@ -55,3 +55,29 @@ impl SubscriptionRecord {
         self.events.is_empty() || self.events.iter().any(|e| e == short)
     }
 }
+
+/// How delivery to a subscription is going: its own item (`keys::subscription_state`),
+/// written only by the `events` function, so that admin changes to the subscription and
+/// delivery never race on one item.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<String>,
+    /// What the receiver answered last time it failed (status or error kind; never a body).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Since when every attempt has failed; `None` once one succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<String>,
+    #[serde(default)]
+    pub consecutive_failures: u32,
+    /// SETs the receiver accepted, in total.
+    #[serde(default)]
+    pub delivered: u64,
+    /// Failures reported to the dead-letter queue, in total.
+    #[serde(default)]
+    pub dead_lettered: u64,
+}

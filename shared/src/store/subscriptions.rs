@@ -8,7 +8,7 @@ use super::items::{data_item, from_data, key_map, n};
 use super::keys;
 use super::{service_error, Store, StoreError};
 use crate::directory::model::ChangeRecord;
-use crate::events::subscription::SubscriptionRecord;
+use crate::events::subscription::{DeliveryState, SubscriptionRecord};
 
 /// The `type` of queue items.
 pub const QUEUE_ITEM_TYPE: &str = "delivery";
@@ -21,6 +21,18 @@ impl Store {
     ) -> Result<Option<SubscriptionRecord>, StoreError> {
         self.get_data(keys::subscription(org_id, subscription_id))
             .await
+    }
+
+    /// How delivery to a subscription is going (default when nothing was delivered yet).
+    pub async fn delivery_state(
+        &self,
+        org_id: &str,
+        subscription_id: &str,
+    ) -> Result<DeliveryState, StoreError> {
+        Ok(self
+            .get_data(keys::subscription_state(org_id, subscription_id))
+            .await?
+            .unwrap_or_default())
     }
 
     /// Every subscription of an org (from GSI1: eventually consistent).
