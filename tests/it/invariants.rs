@@ -150,6 +150,8 @@ pub struct Tenant {
     pub org_members: BTreeSet<(String, String)>,
     /// (partition, event)
     pub events: Vec<(String, EventRecord)>,
+    /// E5: every change event, by transaction.
+    pub changes: Vec<scimlink::directory::model::ChangeRecord>,
     /// directory id -> idp
     pub directories: BTreeMap<String, String>,
     /// Items that could not be decoded or classified.
@@ -232,6 +234,14 @@ impl Tenant {
                         let e = event_from_item(item).map_err(|e| e.to_string())?;
                         t.events.push((pk.clone(), e));
                     }
+                    "change" => {
+                        let data = s(item, "data").ok_or("no data")?;
+                        let b: scimlink::directory::model::ChangeBatch =
+                            serde_json::from_str(data).map_err(|e| e.to_string())?;
+                        t.changes.extend(b.events);
+                    }
+                    // Subscriptions, their delivery state and queues (E5): delivery data.
+                    "subscription" | "delivery" | "subscription-state" => {}
                     other => return Err(format!("unknown item type '{other}'")),
                 }
                 Ok(())

@@ -161,11 +161,13 @@ pub fn plan_sync(
     next_og.version = og.version + 1;
     next_og.last_modified = ctx.now.clone();
     plan.put(Record::OrgGroup(next_og), Condition::Version(og.version));
+    plan.prior(Record::OrgGroup(og.clone()));
     let mut next_group = group.clone();
     next_group.held = false;
     next_group.version = group.version + 1;
     next_group.last_modified = ctx.now.clone();
     plan.put(Record::Group(next_group), Condition::Version(group.version));
+    plan.prior(Record::Group(group.clone()));
     plan.delete(Record::Conflict(b.conflict.clone()), Condition::Always);
     let roles = if og.roles.is_empty() {
         "no product roles".to_string()
@@ -297,6 +299,7 @@ pub fn plan_set_roles(
         Record::OrgGroup(next.clone()),
         Condition::Version(group.version),
     );
+    plan.prior(Record::OrgGroup(group.clone()));
     plan.event(ctx.event(
         Outcome::Updated,
         format!(

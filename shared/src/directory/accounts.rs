@@ -158,6 +158,7 @@ pub fn plan_jit_sign_in(
             next.version = account.version + 1;
             next.last_modified = ctx.now.clone();
             plan.put(Record::Account(next), Condition::Version(account.version));
+            plan.prior(Record::Account(account.clone()));
         }
     }
     // Org groups the account is in once this plan applies: one write per membership item.
@@ -247,6 +248,7 @@ pub fn plan_unlink(
         unlink_account(ctx, &mut plan, acc, false);
     }
     plan.put(Record::User(next.clone()), Condition::Version(user.version));
+    plan.prior(Record::User(user.clone()));
     plan.event(ctx.user_event(
         &user.id,
         &user.doc,
@@ -295,6 +297,7 @@ pub fn plan_relink(
     next.version = user.version + 1;
     next.last_modified = ctx.now.clone();
     plan.put(Record::User(next.clone()), Condition::Version(user.version));
+    plan.prior(Record::User(user.clone()));
     plan.event(ctx.user_event(
         &user.id,
         &user.doc,

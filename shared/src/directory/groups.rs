@@ -137,6 +137,7 @@ fn attach_org_group(
                 next.version = og.version + 1;
                 next.last_modified = ctx.now.clone();
                 plan.put(Record::OrgGroup(next), Condition::Version(og.version));
+                plan.prior(Record::OrgGroup(og.clone()));
                 Ok((
                     og.id.clone(),
                     false,
@@ -171,7 +172,10 @@ fn refuse(ctx: &WriteContext, group: &GroupRecord, error: ScimError) -> Refusal 
         Outcome::Refused,
         format!("Refused: {}.", error.detail),
     ));
-    Refusal { error, plan }
+    Refusal {
+        error,
+        plan: Box::new(plan),
+    }
 }
 
 /// POST /Groups. `members` are SCIM user ids already checked to exist in this directory (G6).
@@ -344,6 +348,7 @@ pub fn plan_group_change(
             Record::Group(next.clone()),
             Condition::Version(group.version),
         );
+        plan.prior(Record::Group(group.clone()));
     } else if !change.is_empty() {
         plan.writes.push(Write::TouchGroup {
             directory_id: group.directory_id.clone(),
@@ -426,6 +431,7 @@ fn rename_org_group(ctx: &WriteContext, plan: &mut Plan, og: &OrgGroupRecord, ne
     next.version = og.version + 1;
     next.last_modified = ctx.now.clone();
     plan.put(Record::OrgGroup(next), Condition::Version(og.version));
+    plan.prior(Record::OrgGroup(og.clone()));
 }
 
 /// DELETE /Groups/{id}: the SCIM group, its guard and every member item go; a linked org
@@ -459,6 +465,7 @@ pub fn plan_group_delete(
         next.version = og.version + 1;
         next.last_modified = ctx.now.clone();
         plan.put(Record::OrgGroup(next), Condition::Version(og.version));
+        plan.prior(Record::OrgGroup(og.clone()));
         for account_id in stale_admin_members {
             plan.delete(
                 Record::OrgMember {
@@ -496,6 +503,7 @@ pub fn plan_group_delete(
         Record::Group(group.clone()),
         Condition::Version(group.version),
     );
+    plan.prior(Record::Group(group.clone()));
     plan.event(group_event(ctx, group, Outcome::Deleted, message));
     plan.writes
         .extend(members.iter().map(|m| member_delete(group, m)));

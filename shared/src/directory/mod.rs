@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod changes;
 pub mod context;
 pub mod groups;
 pub mod model;

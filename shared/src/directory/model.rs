@@ -410,6 +410,14 @@ pub struct ChangeSubject {
     pub version: Option<u64>,
 }
 
+/// The change events of one transaction: one item, whatever their number, so events cost
+/// one write action per transaction (DynamoDB allows 100) and a few write units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeBatch {
+    pub events: Vec<ChangeRecord>,
+}
+
 impl ChangeRecord {
     /// The order of delivery: commit time, then transaction, then position in it.
     pub fn order_key(&self) -> String {

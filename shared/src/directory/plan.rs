@@ -5,7 +5,7 @@
 use crate::scim::error::ScimError;
 
 use super::model::{
-    AccountRecord, ChangeRecord, ConflictRecord, DirectoryRecord, EventRecord, GroupRecord, Guard,
+    AccountRecord, ChangeBatch, ConflictRecord, DirectoryRecord, EventRecord, GroupRecord, Guard,
     OrgGroupRecord, OrgRecord, TokenRecord, UserRecord,
 };
 
@@ -26,8 +26,8 @@ pub enum Record {
         user_id: String,
     },
     Event(EventRecord),
-    /// A machine-readable event (E5), beside the log event of the same change.
-    Change(ChangeRecord),
+    /// The machine-readable events (E5) of one transaction, beside its log event.
+    Changes(ChangeBatch),
     /// A receiver of the org's events.
     Subscription(crate::events::subscription::SubscriptionRecord),
     Group(GroupRecord),
@@ -76,6 +76,9 @@ pub enum Write {
 
 /// DynamoDB's limit on the actions of one transaction: past it a plan is applied in parts.
 pub const MAX_TRANSACTION_ACTIONS: usize = 100;
+/// What a plan's part may hold: one action of every transaction is kept for its change
+/// item (E5), which the write service adds once the part's events are known.
+pub const MAX_PART_ACTIONS: usize = MAX_TRANSACTION_ACTIONS - 1;
 
 /// Everything one write does. When it fits one transaction (100 actions), all of it commits
 /// at once. When it does not (a big membership change), [`Plan::transactions`] cuts it into
@@ -101,6 +104,9 @@ pub struct Plan {
     pub writes: Vec<Write>,
     /// Idempotent clean-ups applied after everything else (part 4 above).
     pub after: Vec<Write>,
+    /// The stored records this plan replaces or deletes at their loaded version, as they
+    /// were: what the change events (E5) compare against for previous values.
+    pub before: Vec<Record>,
 }
 
 impl Plan {
@@ -116,6 +122,10 @@ impl Plan {
     }
     pub fn delete(&mut self, record: Record, condition: Condition) {
         self.writes.push(Write::Delete(record, condition));
+    }
+    /// Remembers a record as it was before this plan replaces or deletes it (E5).
+    pub fn prior(&mut self, record: Record) {
+        self.before.push(record);
     }
     pub fn event(&mut self, event: EventRecord) {
         self.put(Record::Event(event), Condition::Always);
@@ -141,7 +151,7 @@ impl Plan {
         if self.is_empty() {
             return Vec::new();
         }
-        if self.len() <= MAX_TRANSACTION_ACTIONS {
+        if self.len() <= MAX_PART_ACTIONS {
             return vec![self.writes.iter().chain(&self.after).cloned().collect()];
         }
         let (members, core): (Vec<Write>, Vec<Write>) =
@@ -156,8 +166,7 @@ impl Plan {
             .filter(|w| matches!(w, Write::TouchGroup { .. }))
             .cloned()
             .collect();
-        let room =
-            |touch: bool| MAX_TRANSACTION_ACTIONS - 1 - if touch { touches.len() } else { 0 };
+        let room = |touch: bool| MAX_PART_ACTIONS - 1 - if touch { touches.len() } else { 0 };
         let chunks = |w: &[Write], touch: bool| w.len().div_ceil(room(touch));
         let total =
             chunks(&removals, true) + 1 + chunks(&additions, true) + chunks(&self.after, false);
@@ -197,14 +206,15 @@ impl Plan {
 #[derive(Debug, Clone)]
 pub struct Refusal {
     pub error: ScimError,
-    pub plan: Plan,
+    /// Boxed: a refusal travels in `Err`, which is better small.
+    pub plan: Box<Plan>,
 }
 
 impl From<ScimError> for Refusal {
     fn from(error: ScimError) -> Self {
         Refusal {
             error,
-            plan: Plan::default(),
+            plan: Box::default(),
         }
     }
 }
@@ -255,12 +265,15 @@ mod tests {
         assert!(Plan::default().transactions().is_empty());
         let mut plan = Plan::default();
         plan.event(ctx().event(Outcome::Updated, "x".into()));
-        for i in 0..99 {
+        // 98 writes and the event: 99 actions, and one left for the change item (E5).
+        for i in 0..98 {
             plan.put(member("g", i), Condition::Always);
         }
         let parts = plan.transactions();
         assert_eq!(parts.len(), 1);
-        assert_eq!(parts[0].len(), 100);
+        assert_eq!(parts[0].len(), MAX_PART_ACTIONS);
+        plan.put(member("g", 98), Condition::Always);
+        assert!(plan.transactions().len() > 1);
     }
 
     /// E1 and the split order: removals, the core, additions, clean-ups; each part at most
@@ -296,10 +309,10 @@ mod tests {
             })
             .collect();
         let parts = plan.transactions();
-        // 150 removals: 2 parts (98 a part beside the event and the version bump); core: 1;
+        // 150 removals: 2 parts (97 a part beside the event, the version bump and the change item); core: 1;
         // 120 additions: 2 parts; 5 clean-ups: 1 part.
         assert_eq!(parts.len(), 6);
-        assert!(parts.iter().all(|p| p.len() <= MAX_TRANSACTION_ACTIONS));
+        assert!(parts.iter().all(|p| p.len() <= MAX_PART_ACTIONS));
         for (i, part) in parts.iter().enumerate() {
             let events = events_of(part);
             assert_eq!(events.len(), 1, "part {i} is logged once");
@@ -336,7 +349,7 @@ mod tests {
             "{}",
             first.message
         );
-        assert!(first.message.contains("removed 98 membership items"));
+        assert!(first.message.contains("removed 97 membership items"));
         let touches = |p: &Vec<Write>| {
             p.iter()
                 .filter(|w| matches!(w, Write::TouchGroup { .. }))

@@ -171,7 +171,7 @@ fn uniqueness_refusal(ctx: &WriteContext, user_id: &str, doc: &Value, detail: St
     ));
     Refusal {
         error: ScimError::uniqueness(detail),
-        plan,
+        plan: Box::new(plan),
     }
 }
 
@@ -434,6 +434,7 @@ pub(crate) fn link_to_email(
                 ),
             };
             plan.put(Record::Account(next), account_condition(acc));
+            plan.prior(Record::Account(acc.clone()));
             Ok((decision, msg, outcome))
         }
     }
@@ -592,6 +593,7 @@ pub fn plan_user_replace(
                         Condition::OwnedBy(acc.id.clone()),
                     );
                     plan.put(Record::Account(next), account_condition(acc));
+                    plan.prior(Record::Account(acc.clone()));
                     (
                         LinkDecision::Kept {
                             account_id: acc.id.clone(),
@@ -681,6 +683,7 @@ pub fn plan_user_replace(
     );
     plan.event(ctx.user_event(user_id, &user.doc, outcome, message));
     plan.put(Record::User(user.clone()), Condition::Version(old.version));
+    plan.prior(Record::User(old.clone()));
     Ok(UserDecision { plan, user, link })
 }
 
@@ -707,6 +710,7 @@ fn sync_linked_account(ctx: &WriteContext, plan: &mut Plan, acc: &AccountRecord,
         next.version = acc.version + 1;
         next.last_modified = ctx.now.clone();
         plan.put(Record::Account(next), account_condition(acc));
+        plan.prior(Record::Account(acc.clone()));
     }
 }
 
@@ -727,6 +731,7 @@ pub(crate) fn unlink_account(
     next.version = acc.version + 1;
     next.last_modified = ctx.now.clone();
     plan.put(Record::Account(next), account_condition(acc));
+    plan.prior(Record::Account(acc.clone()));
 }
 
 /// DELETE /Users/{id} (L7): the SCIM record, its guards and index entries and its link go;
@@ -801,6 +806,7 @@ pub fn plan_user_delete(
     }
     plan.event(ctx.user_event(&user.id, &user.doc, Outcome::Deleted, message));
     plan.delete(Record::User(user.clone()), Condition::Version(user.version));
+    plan.prior(Record::User(user.clone()));
     UserDecision {
         plan,
         user: user.clone(),

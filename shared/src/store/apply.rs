@@ -121,8 +121,14 @@ impl Store {
     /// nothing (L4). A failed part stops the rest: what committed is logged, and the
     /// retried request completes it.
     pub async fn apply(&self, plan: &Plan) -> Result<(), ApplyError> {
-        for part in plan.transactions() {
-            self.transact(&part).await?;
+        self.apply_transactions(&plan.transactions()).await
+    }
+
+    /// Applies transactions in order (a plan's parts with their change items, from the
+    /// write service), stopping at the first that fails.
+    pub async fn apply_transactions(&self, parts: &[Vec<Write>]) -> Result<(), ApplyError> {
+        for part in parts {
+            self.transact(part).await?;
         }
         Ok(())
     }

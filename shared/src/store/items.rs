@@ -92,10 +92,7 @@ pub fn record_key(record: &Record) -> (String, String) {
         } => keys::user_email(directory_id, email, user_id),
         Record::Event(e) => event_key(e),
         Record::Subscription(sub) => keys::subscription(&sub.org_id, &sub.id),
-        Record::Change(c) => (
-            keys::changes(&c.org_id, keys::day_of(&c.time)),
-            c.order_key(),
-        ),
+        Record::Changes(b) => change_key(b),
         Record::Group(g) => keys::group(&g.directory_id, &g.id),
         Record::Conflict(c) => keys::conflict(&c.org_id, &c.directory_id, &c.group_id),
         Record::OrgGroup(g) => keys::org_group(&g.org_id, &g.id),
@@ -320,12 +317,24 @@ pub fn record_item(record: &Record) -> Result<Item, StoreError> {
             item.insert("version".into(), n(sub.version));
             Ok(item)
         }
-        Record::Change(c) => {
+        Record::Changes(b) => {
             // `type = change` is what the stream's event source mapping filters on.
-            let mut item = data_item(key, CHANGE_ITEM_TYPE, c)?;
+            let mut item = data_item(key, CHANGE_ITEM_TYPE, b)?;
             item.insert("ttl".into(), n(log_expiry()));
             Ok(item)
         }
+    }
+}
+
+/// A transaction's change item: in the org's change partition of the day, sorted by the
+/// order of its first event (all of its events share the time and transaction).
+fn change_key(b: &crate::directory::model::ChangeBatch) -> (String, String) {
+    match b.events.first() {
+        Some(c) => (
+            keys::changes(&c.org_id, keys::day_of(&c.time)),
+            c.order_key(),
+        ),
+        None => ("CHANGES#EMPTY".into(), String::new()),
     }
 }
 

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRe
 use super::items::{data_item, from_data, key_map, n};
 use super::keys;
 use super::{service_error, Store, StoreError};
-use crate::directory::model::ChangeRecord;
+use crate::directory::model::{ChangeBatch, ChangeRecord};
 use crate::events::subscription::{DeliveryState, SubscriptionRecord};
 
 /// The `type` of queue items.
@@ -123,21 +123,21 @@ impl Store {
         day: &str,
         from: &str,
     ) -> Result<Vec<ChangeRecord>, StoreError> {
-        let items = self
-            .query_all(
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression("pk = :p AND sk >= :f")
-                    .expression_attribute_values(
-                        ":p",
-                        AttributeValue::S(keys::changes(org_id, day)),
-                    )
-                    .expression_attribute_values(":f", AttributeValue::S(from.to_string()))
-                    .consistent_read(true),
-            )
-            .await?;
-        items.iter().map(from_data).collect()
+        let pk = keys::changes(org_id, day);
+        let query = if from.is_empty() {
+            self.query_partition(pk)
+        } else {
+            self.query_partition(pk)
+                .key_condition_expression("pk = :p AND sk >= :f")
+                .expression_attribute_values(":f", AttributeValue::S(from.to_string()))
+        };
+        let items = self.query_all(query).await?;
+        let mut out = Vec::new();
+        for item in &items {
+            let batch: ChangeBatch = from_data(item)?;
+            out.extend(batch.events);
+        }
+        Ok(out)
     }
 
     async fn count_partition(&self, pk: String) -> Result<u64, StoreError> {

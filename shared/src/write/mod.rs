@@ -28,6 +28,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod changes;
 pub mod groups;
 pub mod orgs;
 pub mod users;
@@ -154,7 +155,7 @@ impl<'a> Writer<'a> {
                         dry_run: true,
                     })
                 }
-                Decision::Apply(plan, outcome) => match Box::pin(self.store.apply(&plan)).await {
+                Decision::Apply(plan, outcome) => match Box::pin(self.apply(&plan)).await {
                     Ok(()) => {
                         return Ok(Written {
                             outcome,
@@ -172,6 +173,13 @@ impl<'a> Writer<'a> {
             "write lost every race; answering 503"
         );
         Err(contended())
+    }
+
+    /// Applies a plan with its change events (E5), read and derived afresh on every
+    /// attempt, since a lost race changes what the plan does.
+    async fn apply(&self, plan: &Plan) -> Result<(), ApplyError> {
+        let parts = changes::transactions_with_changes(self.store, plan).await?;
+        self.store.apply_transactions(&parts).await
     }
 
     /// Writes a refusal's log event (unless this is a dry run) and returns its error. A

@@ -1,0 +1,878 @@
+//! E5: the machine-readable events of a write, derived from its plan.
+//!
+//! Nothing here decides anything: a plan already says what will be written, and
+//! `Plan::before` what it replaces. Each transaction the plan is applied in (one, or the
+//! ordered parts of `Plan::transactions`) gets the events of its own writes, in one change
+//! item beside its log event, so whatever commits is reported and nothing else is:
+//!
+//! - SCIM resources (RFC 9967): `prov:create` with the resource, `prov:put`/`prov:patch`
+//!   with the attributes that changed and their previous values, `prov:delete`, and
+//!   `prov:activate`/`prov:deactivate` when a user's `active` flips;
+//! - accounts: created, linked, taken over, moved, unlinked, suspended, restored, handed
+//!   back, updated (from the account before and after);
+//! - org groups' admin memberships, and held conflicts;
+//! - product access: every account whose effective roles (G7) differ before and after the
+//!   transaction, with the roles granted or revoked and their cause. The roles come from an
+//!   [`AccessWorld`]: the affected accounts' memberships, groups and org groups, read by the
+//!   write service before the apply (`access_needs` says what to read).
+//!
+//! A no-op plan (L4) is empty and has no events. Refusals have none (nothing changed).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Map, Value};
+
+use super::access::{effective_groups, effective_roles};
+use super::model::{
+    AccountRecord, AccountStatus, ChangeRecord, ChangeSubject, EventRecord, GroupRecord, ManagedBy,
+    OrgGroupRecord, OrgRecord, Origin, UserRecord,
+};
+use super::plan::{Condition, Record, Write};
+use crate::scim::resource::{external_id, primary_email};
+
+/// What the access events of a plan are computed over: the affected accounts as stored,
+/// their admin memberships, the SCIM group memberships of the users they are (or become)
+/// linked to, and the groups and org groups those name.
+#[derive(Debug, Clone, Default)]
+pub struct AccessWorld {
+    pub accounts: BTreeMap<String, AccountRecord>,
+    /// Account id -> org groups it is an admin member of.
+    pub admin_memberships: BTreeMap<String, BTreeSet<String>>,
+    /// (directory, user) -> SCIM groups it is a member of.
+    pub user_groups: BTreeMap<(String, String), BTreeSet<String>>,
+    pub groups: BTreeMap<(String, String), GroupRecord>,
+    pub org_groups: BTreeMap<String, OrgGroupRecord>,
+    /// The org (sites and product names for the access events).
+    pub org: Option<OrgRecord>,
+}
+
+/// What the write service must read for a plan's access events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccessNeeds {
+    /// SCIM users whose account is not known from the plan: (directory, user).
+    pub users: BTreeSet<(String, String)>,
+    /// Groups not in the plan: (directory, group).
+    pub groups: BTreeSet<(String, String)>,
+    /// Groups whose every member's access may change (deleted, held or unheld, attached
+    /// to another org group): their members are read.
+    pub group_members: BTreeSet<(String, String)>,
+    /// Org groups whose every member's access may change (roles or management changed).
+    pub org_group_members: BTreeSet<String>,
+    /// Accounts the plan touches and did not create (read with their memberships).
+    pub accounts: BTreeSet<String>,
+    /// Accounts the plan creates: nothing stored to read, but they belong to the world.
+    pub created_accounts: BTreeSet<String>,
+}
+
+impl AccessNeeds {
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+            && self.groups.is_empty()
+            && self.group_members.is_empty()
+            && self.org_group_members.is_empty()
+            && self.accounts.is_empty()
+            && self.created_accounts.is_empty()
+    }
+}
+
+fn all_writes(plan_writes: &[Write], after: &[Write]) -> impl Iterator<Item = Write> {
+    plan_writes
+        .iter()
+        .chain(after.iter())
+        .cloned()
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
+/// What a plan's access events need read (pure): see [`AccessNeeds`].
+pub fn access_needs(writes: &[Write], after: &[Write], before: &[Record]) -> AccessNeeds {
+    let mut needs = AccessNeeds::default();
+    let mut planned_users: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
+    for r in before {
+        if let Record::User(u) = r {
+            planned_users.insert((u.directory_id.clone(), u.id.clone()), u.account_id.clone());
+        }
+    }
+    for w in all_writes(writes, after) {
+        if let Write::Put(Record::User(u), _) = &w {
+            planned_users
+                .entry((u.directory_id.clone(), u.id.clone()))
+                .or_insert(u.account_id.clone());
+        }
+    }
+    for w in all_writes(writes, after) {
+        match &w {
+            Write::Put(Record::Account(a), cond) => {
+                if *cond == Condition::Absent {
+                    needs.created_accounts.insert(a.id.clone());
+                } else {
+                    needs.accounts.insert(a.id.clone());
+                }
+            }
+            Write::Put(Record::OrgMember { account_id, .. }, _)
+            | Write::Delete(Record::OrgMember { account_id, .. }, _) => {
+                note_account(&mut needs, account_id, writes);
+            }
+            Write::Put(
+                Record::Member {
+                    directory_id,
+                    group_id,
+                    user_id,
+                },
+                _,
+            )
+            | Write::Delete(
+                Record::Member {
+                    directory_id,
+                    group_id,
+                    user_id,
+                },
+                _,
+            ) => {
+                let key = (directory_id.clone(), group_id.clone());
+                if !plan_has_group(writes, &key) {
+                    needs.groups.insert(key);
+                }
+                let user = (directory_id.clone(), user_id.clone());
+                match planned_users.get(&user) {
+                    Some(Some(a)) => note_account(&mut needs, a, writes),
+                    Some(None) => {}
+                    None => {
+                        needs.users.insert(user);
+                    }
+                }
+            }
+            Write::Put(Record::Group(g), Condition::Version(_)) => {
+                let old = before.iter().find_map(|r| match r {
+                    Record::Group(o) if o.id == g.id && o.directory_id == g.directory_id => Some(o),
+                    _ => None,
+                });
+                if old.is_some_and(|o| o.held != g.held || o.org_group_id != g.org_group_id) {
+                    needs
+                        .group_members
+                        .insert((g.directory_id.clone(), g.id.clone()));
+                }
+            }
+            Write::Delete(Record::Group(g), _) => {
+                needs
+                    .group_members
+                    .insert((g.directory_id.clone(), g.id.clone()));
+            }
+            Write::Put(Record::OrgGroup(og), Condition::Version(_)) => {
+                let old = before.iter().find_map(|r| match r {
+                    Record::OrgGroup(o) if o.id == og.id => Some(o),
+                    _ => None,
+                });
+                if old.is_some_and(|o| o.roles != og.roles || o.managed_by != og.managed_by) {
+                    needs.org_group_members.insert(og.id.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    needs
+}
+
+fn note_account(needs: &mut AccessNeeds, account_id: &str, writes: &[Write]) {
+    let created = writes.iter().any(
+        |w| matches!(w, Write::Put(Record::Account(a), Condition::Absent) if a.id == account_id),
+    );
+    if created {
+        needs.created_accounts.insert(account_id.to_string());
+    } else {
+        needs.accounts.insert(account_id.to_string());
+    }
+}
+
+fn plan_has_group(writes: &[Write], key: &(String, String)) -> bool {
+    writes.iter().any(|w| {
+        matches!(w, Write::Put(Record::Group(g), Condition::Absent) if g.directory_id == key.0 && g.id == key.1)
+    })
+}
+
+impl AccessWorld {
+    /// The effective roles (G7) of an account in this world.
+    pub fn roles(&self, account_id: &str) -> BTreeSet<String> {
+        let Some(account) = self.accounts.get(account_id) else {
+            return BTreeSet::new();
+        };
+        effective_roles(account.status, &self.effective(account))
+    }
+
+    fn effective(&self, account: &AccountRecord) -> Vec<OrgGroupRecord> {
+        let admin: Vec<OrgGroupRecord> = self
+            .admin_memberships
+            .get(&account.id)
+            .into_iter()
+            .flatten()
+            .filter_map(|og| self.org_groups.get(og).cloned())
+            .collect();
+        let mut synced = Vec::new();
+        if let Some(link) = &account.link {
+            let key = (link.directory_id.clone(), link.user_id.clone());
+            for gid in self.user_groups.get(&key).into_iter().flatten() {
+                let Some(g) = self.groups.get(&(link.directory_id.clone(), gid.clone())) else {
+                    continue;
+                };
+                if let (false, Some(og)) = (g.held, &g.org_group_id) {
+                    if let Some(og) = self.org_groups.get(og) {
+                        synced.push(og.clone());
+                    }
+                }
+            }
+        }
+        effective_groups(admin, synced)
+    }
+
+    /// The groups granting `role` to an account (its cause).
+    fn granting(&self, account_id: &str, role: &str) -> Vec<&OrgGroupRecord> {
+        let Some(account) = self.accounts.get(account_id) else {
+            return Vec::new();
+        };
+        let ids: BTreeSet<String> = self
+            .effective(account)
+            .into_iter()
+            .filter(|g| g.roles.iter().any(|r| r == role))
+            .map(|g| g.id)
+            .collect();
+        ids.iter()
+            .filter_map(|id| self.org_groups.get(id))
+            .collect()
+    }
+
+    /// The world after one transaction's writes.
+    pub fn apply(&mut self, writes: &[Write]) {
+        for w in writes {
+            match w {
+                Write::Put(Record::Account(a), _) => {
+                    self.accounts.insert(a.id.clone(), a.clone());
+                }
+                Write::Put(
+                    Record::OrgMember {
+                        org_group_id,
+                        account_id,
+                        ..
+                    },
+                    _,
+                ) => {
+                    self.admin_memberships
+                        .entry(account_id.clone())
+                        .or_default()
+                        .insert(org_group_id.clone());
+                }
+                Write::Delete(
+                    Record::OrgMember {
+                        org_group_id,
+                        account_id,
+                        ..
+                    },
+                    _,
+                ) => {
+                    if let Some(s) = self.admin_memberships.get_mut(account_id) {
+                        s.remove(org_group_id);
+                    }
+                }
+                Write::Put(
+                    Record::Member {
+                        directory_id,
+                        group_id,
+                        user_id,
+                    },
+                    _,
+                ) => {
+                    self.user_groups
+                        .entry((directory_id.clone(), user_id.clone()))
+                        .or_default()
+                        .insert(group_id.clone());
+                }
+                Write::Delete(
+                    Record::Member {
+                        directory_id,
+                        group_id,
+                        user_id,
+                    },
+                    _,
+                ) => {
+                    if let Some(s) = self
+                        .user_groups
+                        .get_mut(&(directory_id.clone(), user_id.clone()))
+                    {
+                        s.remove(group_id);
+                    }
+                }
+                Write::Put(Record::Group(g), _) => {
+                    self.groups
+                        .insert((g.directory_id.clone(), g.id.clone()), g.clone());
+                }
+                Write::Delete(Record::Group(g), _) => {
+                    self.groups.remove(&(g.directory_id.clone(), g.id.clone()));
+                }
+                Write::Put(Record::OrgGroup(og), _) => {
+                    self.org_groups.insert(og.id.clone(), og.clone());
+                }
+                Write::Delete(Record::OrgGroup(og), _) => {
+                    self.org_groups.remove(&og.id);
+                }
+                Write::Delete(Record::User(u), _) => {
+                    self.user_groups
+                        .remove(&(u.directory_id.clone(), u.id.clone()));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Where a transaction's events come from: its log event (org, directory, time, request,
+/// operation) and fresh ids.
+pub struct EventSource<'a> {
+    pub log: &'a EventRecord,
+    /// A new unique id for each event (the SET's `jti`).
+    pub next_id: &'a mut dyn FnMut() -> String,
+}
+
+/// The change events of one transaction, in order, given the records it replaces
+/// (`before`) and the access world as it stands before it (advanced past it on return).
+pub fn transaction_changes(
+    writes: &[Write],
+    before: &[Record],
+    world: &mut AccessWorld,
+    source: EventSource<'_>,
+) -> Vec<ChangeRecord> {
+    let log = source.log;
+    let mut out: Vec<(String, ChangeSubject, Value)> = Vec::new();
+    scim_changes(writes, before, &log.operation, &mut out);
+    account_changes(writes, before, &mut out);
+    membership_and_conflict_changes(writes, &mut out);
+    access_changes(writes, world, log, &mut out);
+    let txn = log.id.clone();
+    out.into_iter()
+        .enumerate()
+        .map(|(seq, (event, subject, data))| ChangeRecord {
+            org_id: log.org_id.clone(),
+            directory_id: log.directory_id.clone(),
+            time: log.time.clone(),
+            txn: txn.clone(),
+            seq: seq as u32,
+            id: (source.next_id)(),
+            request_id: log.request_id.clone(),
+            event,
+            subject,
+            data,
+        })
+        .collect()
+}
+
+fn user_subject(u: &UserRecord) -> ChangeSubject {
+    ChangeSubject {
+        resource_type: "User".into(),
+        id: u.id.clone(),
+        directory_id: Some(u.directory_id.clone()),
+        external_id: external_id(&u.doc).map(str::to_string),
+        email: primary_email(&u.doc),
+        version: Some(u.version),
+    }
+}
+
+fn group_subject(g: &GroupRecord) -> ChangeSubject {
+    ChangeSubject {
+        resource_type: "Group".into(),
+        id: g.id.clone(),
+        directory_id: Some(g.directory_id.clone()),
+        external_id: external_id(&g.doc).map(str::to_string),
+        email: None,
+        version: Some(g.version),
+    }
+}
+
+fn account_subject(a: &AccountRecord) -> ChangeSubject {
+    ChangeSubject {
+        resource_type: "Account".into(),
+        id: a.id.clone(),
+        directory_id: None,
+        external_id: None,
+        email: Some(a.email.clone()),
+        version: Some(a.version),
+    }
+}
+
+/// The SCIM document as RFC 7643 shows it: the stored document with its id.
+fn resource(id: &str, doc: &Value) -> Value {
+    let mut d = doc.clone();
+    if let Some(m) = d.as_object_mut() {
+        m.insert("id".into(), json!(id));
+    }
+    d
+}
+
+/// The top-level attributes whose value differs, and their previous values (`null` when
+/// the attribute was absent).
+fn attribute_diff(old: &Value, new: &Value) -> (Vec<String>, Map<String, Value>) {
+    let empty = Map::new();
+    let o = old.as_object().unwrap_or(&empty);
+    let n = new.as_object().unwrap_or(&empty);
+    let names: BTreeSet<&String> = o.keys().chain(n.keys()).collect();
+    let mut changed = Vec::new();
+    let mut previous = Map::new();
+    for name in names {
+        if name == "schemas" || name == "meta" {
+            continue;
+        }
+        if o.get(name) != n.get(name) {
+            changed.push(name.clone());
+            previous.insert(name.clone(), o.get(name).cloned().unwrap_or(Value::Null));
+        }
+    }
+    (changed, previous)
+}
+
+fn update_verb(operation: &str) -> &'static str {
+    if operation.starts_with("PUT") {
+        "prov:put"
+    } else {
+        "prov:patch"
+    }
+}
+
+fn is_active(doc: &Value) -> bool {
+    doc.get("active").and_then(Value::as_bool).unwrap_or(true)
+}
+
+fn prior_user<'a>(before: &'a [Record], u: &UserRecord) -> Option<&'a UserRecord> {
+    before.iter().find_map(|r| match r {
+        Record::User(o) if o.id == u.id && o.directory_id == u.directory_id => Some(o),
+        _ => None,
+    })
+}
+
+fn scim_changes(
+    writes: &[Write],
+    before: &[Record],
+    operation: &str,
+    out: &mut Vec<(String, ChangeSubject, Value)>,
+) {
+    // Members added and removed per group in this transaction.
+    let mut members: BTreeMap<(String, String), (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for w in writes {
+        match w {
+            Write::Put(
+                Record::Member {
+                    directory_id,
+                    group_id,
+                    user_id,
+                },
+                _,
+            ) => members
+                .entry((directory_id.clone(), group_id.clone()))
+                .or_default()
+                .0
+                .push(user_id.clone()),
+            Write::Delete(
+                Record::Member {
+                    directory_id,
+                    group_id,
+                    user_id,
+                },
+                _,
+            ) => members
+                .entry((directory_id.clone(), group_id.clone()))
+                .or_default()
+                .1
+                .push(user_id.clone()),
+            _ => {}
+        }
+    }
+    let mut reported_groups: BTreeSet<(String, String)> = BTreeSet::new();
+    for w in writes {
+        match w {
+            Write::Put(Record::User(u), _) => match prior_user(before, u) {
+                None => out.push((
+                    "prov:create".into(),
+                    user_subject(u),
+                    json!({ "data": resource(&u.id, &u.doc) }),
+                )),
+                Some(old) if old.doc != u.doc => {
+                    let (attributes, previous) = attribute_diff(&old.doc, &u.doc);
+                    out.push((
+                        update_verb(operation).into(),
+                        user_subject(u),
+                        json!({
+                            "data": resource(&u.id, &u.doc),
+                            "attributes": attributes,
+                            "previous": previous,
+                        }),
+                    ));
+                    match (is_active(&old.doc), is_active(&u.doc)) {
+                        (true, false) => {
+                            out.push(("prov:deactivate".into(), user_subject(u), json!({})))
+                        }
+                        (false, true) => {
+                            out.push(("prov:activate".into(), user_subject(u), json!({})))
+                        }
+                        _ => {}
+                    }
+                }
+                Some(_) => {}
+            },
+            Write::Delete(Record::User(u), _) => {
+                out.push(("prov:delete".into(), user_subject(u), json!({})))
+            }
+            Write::Put(Record::Group(g), cond) => {
+                let key = (g.directory_id.clone(), g.id.clone());
+                let (added, removed) = members.get(&key).cloned().unwrap_or_default();
+                reported_groups.insert(key);
+                let old = before.iter().find_map(|r| match r {
+                    Record::Group(o) if o.id == g.id && o.directory_id == g.directory_id => Some(o),
+                    _ => None,
+                });
+                match (cond, old) {
+                    (Condition::Absent, _) | (_, None) => {
+                        let mut data = resource(&g.id, &g.doc);
+                        if let Some(m) = data.as_object_mut() {
+                            m.insert(
+                                "members".into(),
+                                added.iter().map(|u| json!({ "value": u })).collect(),
+                            );
+                        }
+                        out.push((
+                            "prov:create".into(),
+                            group_subject(g),
+                            json!({ "data": data }),
+                        ))
+                    }
+                    (_, Some(old)) => {
+                        let (mut attributes, previous) = attribute_diff(&old.doc, &g.doc);
+                        if !added.is_empty() || !removed.is_empty() {
+                            attributes.push("members".into());
+                        }
+                        if !attributes.is_empty() {
+                            out.push((
+                                update_verb(operation).into(),
+                                group_subject(g),
+                                json!({
+                                    "data": resource(&g.id, &g.doc),
+                                    "attributes": attributes,
+                                    "previous": previous,
+                                    "membersAdded": added,
+                                    "membersRemoved": removed,
+                                }),
+                            ));
+                        }
+                    }
+                }
+            }
+            Write::Delete(Record::Group(g), _) => {
+                reported_groups.insert((g.directory_id.clone(), g.id.clone()));
+                out.push(("prov:delete".into(), group_subject(g), json!({})))
+            }
+            _ => {}
+        }
+    }
+    // Membership-only changes: the group's document did not change.
+    for ((directory_id, group_id), (added, removed)) in members {
+        if reported_groups.contains(&(directory_id.clone(), group_id.clone())) {
+            continue;
+        }
+        let version = writes.iter().any(|w| {
+            matches!(w, Write::TouchGroup { group_id: g, directory_id: d, .. } if *g == group_id && *d == directory_id)
+        });
+        out.push((
+            update_verb(operation).into(),
+            ChangeSubject {
+                resource_type: "Group".into(),
+                id: group_id,
+                directory_id: Some(directory_id),
+                external_id: None,
+                email: None,
+                version: None,
+            },
+            json!({
+                "attributes": ["members"],
+                "membersAdded": added,
+                "membersRemoved": removed,
+                "versionChanged": version,
+            }),
+        ));
+    }
+}
+
+fn managed_by_directory(a: &AccountRecord) -> bool {
+    matches!(a.managed_by, ManagedBy::Directory { .. })
+}
+
+fn account_changes(
+    writes: &[Write],
+    before: &[Record],
+    out: &mut Vec<(String, ChangeSubject, Value)>,
+) {
+    for w in writes {
+        let Write::Put(Record::Account(a), _) = w else {
+            continue;
+        };
+        let old = before.iter().find_map(|r| match r {
+            Record::Account(o) if o.id == a.id => Some(o),
+            _ => None,
+        });
+        let link = |a: &AccountRecord| {
+            a.link
+                .as_ref()
+                .map(|l| json!({ "directoryId": l.directory_id, "userId": l.user_id }))
+                .unwrap_or(Value::Null)
+        };
+        let Some(old) = old else {
+            out.push((
+                "account:created".into(),
+                account_subject(a),
+                json!({ "email": a.email, "origin": a.origin, "managedBy": a.managed_by, "status": a.status, "link": link(a) }),
+            ));
+            if a.link.is_some() {
+                out.push((
+                    "account:linked".into(),
+                    account_subject(a),
+                    json!({ "link": link(a) }),
+                ));
+            }
+            continue;
+        };
+        match (&old.link, &a.link) {
+            (None, Some(_)) => {
+                let took_over = !managed_by_directory(old)
+                    && managed_by_directory(a)
+                    && matches!(old.origin, Origin::Invited | Origin::Jit);
+                let event = if took_over {
+                    "account:taken-over"
+                } else {
+                    "account:linked"
+                };
+                out.push((
+                    event.into(),
+                    account_subject(a),
+                    json!({ "link": link(a), "origin": old.origin }),
+                ));
+            }
+            (Some(x), Some(y)) if x != y => out.push((
+                "account:moved".into(),
+                account_subject(a),
+                json!({ "from": link(old), "to": link(a) }),
+            )),
+            (Some(_), None) => out.push((
+                "account:unlinked".into(),
+                account_subject(a),
+                json!({ "previous": link(old) }),
+            )),
+            _ => {}
+        }
+        if managed_by_directory(old) && !managed_by_directory(a) {
+            out.push((
+                "account:handed-back".into(),
+                account_subject(a),
+                json!({ "previous": old.managed_by }),
+            ));
+        }
+        match (old.status, a.status) {
+            (AccountStatus::Active, AccountStatus::Suspended) => {
+                out.push(("account:suspended".into(), account_subject(a), json!({})))
+            }
+            (AccountStatus::Suspended, AccountStatus::Active) => {
+                out.push(("account:restored".into(), account_subject(a), json!({})))
+            }
+            _ => {}
+        }
+        let mut previous = Map::new();
+        if old.email != a.email {
+            previous.insert("email".into(), json!(old.email));
+        }
+        if old.profile != a.profile {
+            let (_, p) = attribute_diff(
+                &serde_json::to_value(&old.profile).unwrap_or(Value::Null),
+                &serde_json::to_value(&a.profile).unwrap_or(Value::Null),
+            );
+            previous.extend(p);
+        }
+        if !previous.is_empty() {
+            let attributes: Vec<String> = previous.keys().cloned().collect();
+            out.push((
+                "account:updated".into(),
+                account_subject(a),
+                json!({ "attributes": attributes, "previous": previous, "profile": a.profile, "email": a.email }),
+            ));
+        }
+    }
+}
+
+fn membership_and_conflict_changes(
+    writes: &[Write],
+    out: &mut Vec<(String, ChangeSubject, Value)>,
+) {
+    let mut org_members: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for w in writes {
+        match w {
+            Write::Put(
+                Record::OrgMember {
+                    org_group_id,
+                    account_id,
+                    ..
+                },
+                _,
+            ) => org_members
+                .entry(org_group_id.clone())
+                .or_default()
+                .0
+                .push(account_id.clone()),
+            Write::Delete(
+                Record::OrgMember {
+                    org_group_id,
+                    account_id,
+                    ..
+                },
+                _,
+            ) => org_members
+                .entry(org_group_id.clone())
+                .or_default()
+                .1
+                .push(account_id.clone()),
+            _ => {}
+        }
+    }
+    for (og, (added, removed)) in org_members {
+        out.push((
+            "org-group:members-changed".into(),
+            ChangeSubject {
+                resource_type: "OrgGroup".into(),
+                id: og,
+                directory_id: None,
+                external_id: None,
+                email: None,
+                version: None,
+            },
+            json!({ "accountsAdded": added, "accountsRemoved": removed }),
+        ));
+    }
+    let synced_org_groups: BTreeSet<&str> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Put(Record::Group(g), Condition::Version(_)) if !g.held => {
+                g.org_group_id.as_deref()
+            }
+            _ => None,
+        })
+        .collect();
+    for w in writes {
+        let (event, c) = match w {
+            Write::Put(Record::Conflict(c), _) if c.rejected => ("conflict:rejected", c),
+            Write::Put(Record::Conflict(c), _) => ("conflict:held", c),
+            Write::Delete(Record::Conflict(c), _)
+                if synced_org_groups.contains(c.org_group_id.as_str()) =>
+            {
+                ("conflict:synced", c)
+            }
+            Write::Delete(Record::Conflict(c), _) => ("conflict:resolved", c),
+            _ => continue,
+        };
+        out.push((
+            event.into(),
+            ChangeSubject {
+                resource_type: "Conflict".into(),
+                id: c.group_id.clone(),
+                directory_id: Some(c.directory_id.clone()),
+                external_id: None,
+                email: None,
+                version: None,
+            },
+            json!({ "groupName": c.name, "orgGroupId": c.org_group_id, "groupId": c.group_id }),
+        ));
+    }
+}
+
+/// Product access granted or revoked by one transaction: every account of the world whose
+/// effective roles differ before and after it.
+fn access_changes(
+    writes: &[Write],
+    world: &mut AccessWorld,
+    log: &EventRecord,
+    out: &mut Vec<(String, ChangeSubject, Value)>,
+) {
+    let ids: Vec<String> = world.accounts.keys().cloned().collect();
+    let new_ids: Vec<String> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Put(Record::Account(a), _) if !world.accounts.contains_key(&a.id) => {
+                Some(a.id.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    let old_world = world.clone();
+    world.apply(writes);
+    for id in ids.iter().chain(new_ids.iter()) {
+        let before = old_world.roles(id);
+        let after = world.roles(id);
+        let Some(account) = world
+            .accounts
+            .get(id)
+            .or_else(|| old_world.accounts.get(id))
+        else {
+            continue;
+        };
+        let granted: Vec<&String> = after.difference(&before).collect();
+        let revoked: Vec<&String> = before.difference(&after).collect();
+        let suspended = account.status == AccountStatus::Suspended;
+        for (event, roles, w) in [
+            ("access:granted", granted, &*world),
+            ("access:revoked", revoked, &old_world),
+        ] {
+            if roles.is_empty() {
+                continue;
+            }
+            let grants: Vec<Value> = roles
+                .iter()
+                .map(|r| {
+                    let cause: Vec<Value> = w
+                        .granting(id, r)
+                        .iter()
+                        .map(|g| json!({ "orgGroupId": g.id, "orgGroupName": g.name, "managedBy": g.managed_by }))
+                        .collect();
+                    access_grant(w.org.as_ref(), r, cause)
+                })
+                .collect();
+            let reason = if event == "access:revoked" && suspended {
+                "the account is suspended"
+            } else {
+                "its groups changed"
+            };
+            out.push((
+                event.into(),
+                account_subject(account),
+                json!({
+                    "account": account.id,
+                    "email": account.email,
+                    "access": grants,
+                    "cause": {
+                        "reason": reason,
+                        "directoryId": log.directory_id,
+                        "requestId": log.request_id,
+                        "operation": log.operation,
+                    },
+                }),
+            ));
+        }
+    }
+}
+
+/// One role as a product sees it: `product/role`, the product's name and site.
+fn access_grant(org: Option<&OrgRecord>, role: &str, groups: Vec<Value>) -> Value {
+    let (product, role_name) = role.split_once('/').unwrap_or((role, ""));
+    let p = org.and_then(|o| o.products.iter().find(|p| p.id == product));
+    let site = p.and_then(|p| {
+        org.and_then(|o| o.sites.iter().find(|s| s.id == p.site_id))
+            .map(|s| json!({ "id": s.id, "name": s.name }))
+    });
+    json!({
+        "role": role,
+        "product": product,
+        "productName": p.map(|p| p.name.clone()),
+        "roleName": role_name,
+        "site": site,
+        "groups": groups,
+    })
+}
