@@ -876,3 +876,276 @@ fn access_grant(org: Option<&OrgRecord>, role: &str, groups: Vec<Value>) -> Valu
         "groups": groups,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::model::{GroupRef, OrgGroupRecord, Outcome};
+    use crate::directory::plan::Plan;
+    use crate::directory::testkit::*;
+    use crate::directory::users::{plan_user_create, plan_user_replace, UserWriteState};
+
+    fn events_of(plan: &Plan, world: &mut AccessWorld) -> Vec<ChangeRecord> {
+        let mut out = Vec::new();
+        let mut n = 0;
+        for part in plan.transactions() {
+            let Some(log) = part.iter().find_map(|w| match w {
+                Write::Put(Record::Event(e), _) => Some(e.clone()),
+                _ => None,
+            }) else {
+                continue;
+            };
+            let mut next_id = || {
+                n += 1;
+                format!("jti-{n}")
+            };
+            out.extend(transaction_changes(
+                &part,
+                &plan.before,
+                world,
+                EventSource {
+                    log: &log,
+                    next_id: &mut next_id,
+                },
+            ));
+        }
+        out
+    }
+
+    fn names(events: &[ChangeRecord]) -> Vec<&str> {
+        events.iter().map(|e| e.event.as_str()).collect()
+    }
+
+    fn org_group(id: &str, roles: &[&str], managed_by: ManagedBy) -> OrgGroupRecord {
+        OrgGroupRecord {
+            org_id: ORG.into(),
+            id: id.into(),
+            name: format!("group {id}"),
+            managed_by,
+            scim_group: None,
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            version: 1,
+            created: EARLIER.into(),
+            last_modified: EARLIER.into(),
+        }
+    }
+
+    fn scim_group(id: &str, org_group: &str) -> GroupRecord {
+        GroupRecord {
+            directory_id: DIR.into(),
+            id: id.into(),
+            doc: serde_json::json!({"displayName": id}),
+            version: 2,
+            created: EARLIER.into(),
+            last_modified: EARLIER.into(),
+            org_group_id: Some(org_group.into()),
+            held: false,
+        }
+    }
+
+    #[test]
+    fn e5_a_create_that_takes_over_an_invite_is_a_prov_create_and_a_take_over() {
+        let invited = account("acc-1", "ada@example.com", Origin::Invited);
+        let state = UserWriteState {
+            existing: None,
+            user_name_owner: None,
+            external_id_owner: None,
+            linked_account: None,
+            email_account: Some(invited),
+            email_holder: None,
+        };
+        let d = plan_user_create(
+            &ctx(),
+            &state,
+            "u1",
+            user_doc("ada", Some("ada@example.com")),
+        )
+        .expect("plan");
+        let needs = access_needs(&d.plan.writes, &d.plan.after, &d.plan.before);
+        assert!(needs.accounts.contains("acc-1"), "{needs:?}");
+        let mut world = AccessWorld::default();
+        world.accounts.insert(
+            "acc-1".into(),
+            account("acc-1", "ada@example.com", Origin::Invited),
+        );
+        let events = events_of(&d.plan, &mut world);
+        // L2: the take-over also replaces the owner's profile with the IdP's.
+        assert_eq!(
+            names(&events),
+            ["prov:create", "account:taken-over", "account:updated"]
+        );
+        assert_eq!(events[2].data["previous"]["title"], "Owner's title");
+        let e = &events[0];
+        assert_eq!(e.data["data"]["id"], "u1");
+        assert_eq!(e.request_id.as_deref(), Some("req-1"));
+        assert_eq!(e.time, NOW);
+        assert_eq!((e.seq, events[1].seq), (0, 1));
+        assert_eq!(e.txn, events[1].txn);
+    }
+
+    #[test]
+    fn e5_an_update_names_what_changed_and_its_previous_values_and_a_no_op_has_none() {
+        let old = user("u1", user_doc("ada", Some("ada@example.com")), Some("a1"));
+        let mut acc = linked(account("a1", "ada@example.com", Origin::Scim), DIR, "u1");
+        acc.profile = crate::directory::users::profile_from_doc(&old.doc);
+        let state = UserWriteState {
+            existing: Some(old.clone()),
+            user_name_owner: None,
+            external_id_owner: None,
+            linked_account: Some(acc.clone()),
+            email_account: Some(acc),
+            email_holder: None,
+        };
+        let mut c = ctx();
+        c.operation = "PUT /Users/u1".into();
+        let new = set(old.doc.clone(), "title", serde_json::json!("Engineer"));
+        let new = set(new, "active", serde_json::json!(false));
+        let d = plan_user_replace(&c, &state, new).expect("plan");
+        let events = events_of(&d.plan, &mut AccessWorld::default());
+        assert_eq!(names(&events)[..2], ["prov:put", "prov:deactivate"]);
+        assert!(
+            names(&events).contains(&"account:suspended"),
+            "{:?}",
+            names(&events)
+        );
+        assert_eq!(
+            events[0].data["attributes"],
+            serde_json::json!(["active", "title"])
+        );
+        assert_eq!(events[0].data["previous"]["title"], Value::Null);
+        assert_eq!(events[0].data["previous"]["active"], true);
+        // L4: the same document again is no plan, hence no event.
+        let d = plan_user_replace(&c, &state, old.doc.clone()).expect("plan");
+        assert!(events_of(&d.plan, &mut AccessWorld::default()).is_empty());
+    }
+
+    /// G7 with the cause: joining a group that grants a role grants it; leaving one of two
+    /// groups that grant it revokes nothing; leaving the last revokes it; a suspension
+    /// revokes everything.
+    #[test]
+    fn e5_access_is_granted_and_revoked_only_when_the_effective_roles_change() {
+        let acc = linked(account("a1", "ada@example.com", Origin::Scim), DIR, "u1");
+        let mut world = AccessWorld::default();
+        world.accounts.insert("a1".into(), acc.clone());
+        world
+            .org_groups
+            .insert("og1".into(), org_group("og1", &["jira/user"], by_dir()));
+        world
+            .org_groups
+            .insert("og2".into(), org_group("og2", &["jira/user"], by_dir()));
+        world
+            .groups
+            .insert((DIR.into(), "g1".into()), scim_group("g1", "og1"));
+        world
+            .groups
+            .insert((DIR.into(), "g2".into()), scim_group("g2", "og2"));
+        let member = |g: &str| Record::Member {
+            directory_id: DIR.into(),
+            group_id: g.into(),
+            user_id: "u1".into(),
+        };
+        let mut plan = Plan::default();
+        plan.event(ctx().event(Outcome::Updated, "joined".into()));
+        plan.put(member("g1"), Condition::Always);
+        let e = events_of(&plan, &mut world);
+        assert_eq!(names(&e), ["prov:patch", "access:granted"]);
+        assert_eq!(e[1].data["access"][0]["role"], "jira/user");
+        assert_eq!(e[1].data["access"][0]["groups"][0]["orgGroupId"], "og1");
+
+        let mut plan = Plan::default();
+        plan.event(ctx().event(Outcome::Updated, "joined too".into()));
+        plan.put(member("g2"), Condition::Always);
+        assert_eq!(names(&events_of(&plan, &mut world)), ["prov:patch"]);
+
+        let mut plan = Plan::default();
+        plan.event(ctx().event(Outcome::Updated, "left one".into()));
+        plan.delete(member("g1"), Condition::Always);
+        assert_eq!(names(&events_of(&plan, &mut world)), ["prov:patch"]);
+
+        let mut suspended = acc.clone();
+        suspended.status = AccountStatus::Suspended;
+        suspended.version = acc.version + 1;
+        let mut plan = Plan::default();
+        plan.event(ctx().event(Outcome::Updated, "suspended".into()));
+        plan.put(Record::Account(suspended), Condition::Version(acc.version));
+        plan.prior(Record::Account(acc));
+        let e = events_of(&plan, &mut world);
+        assert_eq!(names(&e), ["account:suspended", "access:revoked"]);
+        assert_eq!(e[1].data["cause"]["reason"], "the account is suspended");
+        assert_eq!(e[1].data["access"][0]["groups"][0]["orgGroupId"], "og2");
+    }
+
+    #[test]
+    fn e5_a_held_group_grants_nothing_and_its_sync_grants_with_a_conflict_synced() {
+        let acc = linked(account("a1", "ada@example.com", Origin::Scim), DIR, "u1");
+        let mut world = AccessWorld::default();
+        world.accounts.insert("a1".into(), acc);
+        let admin_og = org_group("og1", &["jira/admin"], ManagedBy::Admin);
+        world.org_groups.insert("og1".into(), admin_og.clone());
+        let mut held = scim_group("g1", "og1");
+        held.held = true;
+        world.groups.insert((DIR.into(), "g1".into()), held.clone());
+        world
+            .user_groups
+            .insert((DIR.into(), "u1".into()), ["g1".to_string()].into());
+        assert!(world.roles("a1").is_empty());
+        // The sync: the org group is handed to the directory, the group is no longer held.
+        let mut next_og = admin_og.clone();
+        next_og.managed_by = by_dir();
+        next_og.scim_group = Some(GroupRef {
+            directory_id: DIR.into(),
+            group_id: "g1".into(),
+        });
+        let mut unheld = held.clone();
+        unheld.held = false;
+        let mut plan = Plan::default();
+        plan.event(ctx().event(Outcome::Updated, "synced".into()));
+        plan.put(Record::OrgGroup(next_og), Condition::Version(1));
+        plan.prior(Record::OrgGroup(admin_og));
+        plan.put(Record::Group(unheld), Condition::Version(2));
+        plan.prior(Record::Group(held.clone()));
+        plan.delete(
+            Record::Conflict(crate::directory::model::ConflictRecord {
+                org_id: ORG.into(),
+                directory_id: DIR.into(),
+                group_id: "g1".into(),
+                org_group_id: "og1".into(),
+                name: "g1".into(),
+                rejected: false,
+                since: EARLIER.into(),
+            }),
+            Condition::Always,
+        );
+        let needs = access_needs(&plan.writes, &plan.after, &plan.before);
+        assert!(needs
+            .group_members
+            .contains(&(DIR.to_string(), "g1".to_string())));
+        assert!(needs.org_group_members.contains("og1"));
+        let e = events_of(&plan, &mut world);
+        assert!(names(&e).contains(&"conflict:synced"), "{:?}", names(&e));
+        let granted = e
+            .iter()
+            .find(|c| c.event == "access:granted")
+            .expect("granted");
+        assert_eq!(granted.data["access"][0]["role"], "jira/admin");
+    }
+
+    #[test]
+    fn e5_a_plan_that_touches_no_account_needs_no_reads() {
+        let old = user("u1", user_doc("ada", Some("ada@example.com")), Some("a1"));
+        let mut acc = linked(account("a1", "ada@example.com", Origin::Scim), DIR, "u1");
+        acc.profile = crate::directory::users::profile_from_doc(&old.doc);
+        let state = UserWriteState {
+            existing: Some(old.clone()),
+            user_name_owner: None,
+            external_id_owner: None,
+            linked_account: Some(acc.clone()),
+            email_account: Some(acc),
+            email_holder: None,
+        };
+        // An attribute no account keeps: the account is not written.
+        let new = set(old.doc.clone(), "nickName", serde_json::json!("Ada"));
+        let d = plan_user_replace(&ctx(), &state, new).expect("plan");
+        assert!(access_needs(&d.plan.writes, &d.plan.after, &d.plan.before).is_empty());
+    }
+}
