@@ -30,6 +30,7 @@ pub mod access;
 pub mod accounts;
 pub mod groups;
 pub mod orgs;
+pub mod subscriptions;
 pub mod users;
 
 use std::future::Future;
