@@ -15,5 +15,6 @@ mod linking;
 mod races;
 mod refused;
 mod session;
+mod subscriptions;
 mod tables;
 mod users;
