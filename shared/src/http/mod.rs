@@ -86,6 +86,10 @@ impl AppState {
         let key = std::env::var("SCIMLINK_OPERATOR_KEY").ok();
         AppState {
             cursor_key: CursorKey::from_env(),
+            // `SCIMLINK_EVENTS_KEY` (local stack, tests). In AWS the key is a Secrets
+            // Manager secret: once the events key loader (`EventsKey::load`) is on this
+            // branch, it is what sets this field.
+            events_key: EventsKey::from_env(),
             ..AppState::new(store, key.as_deref())
         }
     }
