@@ -16,5 +16,6 @@ mod linking;
 mod races;
 mod refused;
 mod session;
+mod subscriptions;
 mod tables;
 mod users;

@@ -132,6 +132,9 @@ pub enum TokenScope {
     Directory { directory_id: String, idp: String },
     /// An org admin key for the admin API.
     OrgAdmin,
+    /// A receiver's token: it polls one subscription's events (RFC 8936) and nothing else.
+    #[serde(rename_all = "camelCase")]
+    Receiver { subscription_id: String },
 }
 
 /// What one directory says about one person: the canonical SCIM document (without

@@ -40,6 +40,9 @@ fn credential_name(t: &TokenRecord) -> String {
             format!("SCIM token {} of directory {directory_id}", t.id)
         }
         TokenScope::OrgAdmin => format!("admin key {}", t.id),
+        TokenScope::Receiver { subscription_id } => {
+            format!("receiver token {} of subscription {subscription_id}", t.id)
+        }
     }
 }
 

@@ -18,6 +18,8 @@ pub use request::{query_params, request_id, Route};
 pub use response::{scim_error, scim_json};
 
 use crate::directory::model::{TokenRecord, TokenScope};
+use crate::events::set::EventsKey;
+use crate::events::target::loopback_allowed;
 use crate::scim::error::ScimError;
 use crate::store::cursor::CursorKey;
 use crate::store::Store;
@@ -36,6 +38,13 @@ pub struct AppState {
     pub operator_key_hash: Option<[u8; 32]>,
     /// Signs paging cursors (X4): `SCIMLINK_CURSOR_KEY`, else a random key of this process.
     pub cursor_key: CursorKey,
+    /// What subscriptions' signing secrets derive from (`SCIMLINK_EVENTS_KEY`); `None`
+    /// when it is not configured, and then no subscription can be created or polled.
+    pub events_key: Option<EventsKey>,
+    /// The local stack allows push receivers on loopback `http` (X5,
+    /// `SCIMLINK_ALLOW_LOOPBACK_PUSH=1`). Read once at start-up, so a request never sees it
+    /// change.
+    pub allow_loopback_push: bool,
 }
 
 impl AppState {
@@ -44,6 +53,17 @@ impl AppState {
             store,
             operator_key_hash: operator_key.filter(|k| !k.is_empty()).map(sha256),
             cursor_key: CursorKey::process_random(),
+            events_key: EventsKey::from_env(),
+            allow_loopback_push: loopback_allowed(),
+        }
+    }
+
+    /// Another events configuration (tests: a key of their own, local mode or not).
+    pub fn with_events(self, key: Option<EventsKey>, allow_loopback_push: bool) -> Self {
+        AppState {
+            events_key: key,
+            allow_loopback_push,
+            ..self
         }
     }
 
@@ -56,7 +76,8 @@ impl AppState {
     }
 
     /// From the Lambda environment: `SCIMLINK_TABLE`, `SCIMLINK_OPERATOR_KEY`,
-    /// `SCIMLINK_CURSOR_KEY` (see `CursorKey::from_env`), and the AWS
+    /// `SCIMLINK_CURSOR_KEY` (see `CursorKey::from_env`), `SCIMLINK_EVENTS_KEY`,
+    /// `SCIMLINK_ALLOW_LOOPBACK_PUSH`, and the AWS
     /// SDK's own variables (`AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
     pub async fn from_env() -> Self {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -65,6 +86,10 @@ impl AppState {
         let key = std::env::var("SCIMLINK_OPERATOR_KEY").ok();
         AppState {
             cursor_key: CursorKey::from_env(),
+            // `SCIMLINK_EVENTS_KEY` (local stack, tests). In AWS the key is a Secrets
+            // Manager secret: once the events key loader (`EventsKey::load`) is on this
+            // branch, it is what sets this field.
+            events_key: EventsKey::from_env(),
             ..AppState::new(store, key.as_deref())
         }
     }
@@ -118,9 +143,9 @@ pub async fn authenticate_directory(
             idp,
         }),
         TokenScope::Directory { .. } => Err(unknown_directory()),
-        // A valid secret of another kind (an org admin key) answers like a wrong one:
-        // a 404 here would tell a caller which secrets are real (X1).
-        TokenScope::OrgAdmin => Err(ScimError::unauthorized()),
+        // A valid secret of another kind (an org admin key, a receiver's poll token)
+        // answers like a wrong one: a 404 here would tell a caller which secrets are real (X1).
+        TokenScope::OrgAdmin | TokenScope::Receiver { .. } => Err(ScimError::unauthorized()),
     }
 }
 

@@ -182,13 +182,19 @@ pub fn record_item(record: &Record) -> Result<Item, StoreError> {
         }
         Record::Token(t) => {
             let mut item = data_item(key, "token", t)?;
-            let directory = match &t.scope {
-                crate::directory::model::TokenScope::Directory { directory_id, .. } => {
-                    Some(directory_id.as_str())
+            use crate::directory::model::TokenScope;
+            let listing = match &t.scope {
+                TokenScope::Directory { directory_id, .. } => {
+                    keys::tokens_of(&t.org_id, Some(directory_id))
                 }
-                crate::directory::model::TokenScope::OrgAdmin => None,
+                TokenScope::OrgAdmin => keys::tokens_of(&t.org_id, None),
+                // Listed apart from admin keys, so a receiver's token is never shown or
+                // revoked as an admin key; found by its subscription when that is deleted.
+                TokenScope::Receiver { subscription_id } => {
+                    keys::receiver_tokens_of(&t.org_id, subscription_id)
+                }
             };
-            item.insert("gsi1pk".into(), s(keys::tokens_of(&t.org_id, directory)));
+            item.insert("gsi1pk".into(), s(listing));
             item.insert("gsi1sk".into(), s(&t.id));
             Ok(item)
         }

@@ -96,6 +96,10 @@ pub fn subscription_state(org_id: &str, subscription_id: &str) -> (String, Strin
         "STATE".into(),
     )
 }
+/// GSI1 partition of a subscription's receiver tokens (poll credentials).
+pub fn receiver_tokens_of(org_id: &str, subscription_id: &str) -> String {
+    format!("ORG#{org_id}#SUB#{subscription_id}#TOKENS")
+}
 /// GSI1 partition of an org's subscriptions.
 pub fn subscriptions_of(org_id: &str) -> String {
     format!("ORG#{org_id}#SUBS")

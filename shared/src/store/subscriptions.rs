@@ -4,14 +4,19 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 
-use super::items::{data_item, from_data, key_map, n};
+use std::collections::{HashMap, HashSet};
+
+use super::items::{data_item, from_data, get_s, key_map, n};
 use super::keys;
 use super::{service_error, Store, StoreError};
-use crate::directory::model::{ChangeBatch, ChangeRecord};
+use crate::directory::model::{ChangeBatch, ChangeRecord, TokenRecord};
 use crate::events::subscription::{DeliveryState, SubscriptionRecord};
 
 /// The `type` of queue items.
 pub const QUEUE_ITEM_TYPE: &str = "delivery";
+
+/// Queue keys read a page at a time when looking for acknowledged jtis or purging.
+const QUEUE_KEY_PAGE: usize = 200;
 
 impl Store {
     pub async fn get_subscription(
@@ -138,6 +143,104 @@ impl Store {
             out.extend(batch.events);
         }
         Ok(out)
+    }
+
+    /// The receiver tokens (poll credentials) of a subscription (from GSI1).
+    pub async fn receiver_tokens(
+        &self,
+        org_id: &str,
+        subscription_id: &str,
+    ) -> Result<Vec<TokenRecord>, StoreError> {
+        self.query_gsi1_data(keys::receiver_tokens_of(org_id, subscription_id))
+            .await
+    }
+
+    /// The order keys of the queue items holding `jtis`, looked for among the queue's
+    /// oldest `scan_limit` items (reading keys only, a page at a time, and stopping as soon
+    /// as every jti is found). A receiver acknowledges what the queue's head gave it, so
+    /// its acks are found there; a jti not found (already removed, or further back) is
+    /// left alone: at worst its event is delivered again, never lost.
+    pub async fn queue_order_keys(
+        &self,
+        sub: &SubscriptionRecord,
+        jtis: &[String],
+        scan_limit: usize,
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let wanted: HashSet<&str> = jtis.iter().map(String::as_str).collect();
+        let mut found = HashMap::new();
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        let mut start = None;
+        let mut scanned = 0usize;
+        while scanned < scan_limit {
+            let page_size = (scan_limit - scanned).min(QUEUE_KEY_PAGE) as i32;
+            let page = self
+                .query_page(
+                    self.query_partition(keys::subscription_queue(&sub.org_id, &sub.id))
+                        .projection_expression("sk, jti")
+                        .limit(page_size),
+                    start,
+                )
+                .await?;
+            scanned += page.items.len();
+            for item in &page.items {
+                if let (Some(jti), Some(sk)) = (get_s(item, "jti"), get_s(item, "sk")) {
+                    if wanted.contains(jti) {
+                        found.insert(jti.to_string(), sk.to_string());
+                    }
+                }
+            }
+            if found.len() == wanted.len() {
+                break;
+            }
+            match page.next {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        Ok(found)
+    }
+
+    /// Removes what a deleted subscription leaves: every queue item and its delivery state.
+    /// Not one transaction (a queue may hold any number of items); a purge cut short leaves
+    /// items that expire by TTL like every queue item, and nothing reads a deleted
+    /// subscription's queue.
+    pub async fn purge_subscription(&self, sub: &SubscriptionRecord) -> Result<(), StoreError> {
+        let pk = keys::subscription_queue(&sub.org_id, &sub.id);
+        let mut start = None;
+        loop {
+            let page = self
+                .query_page(
+                    self.query_partition(pk.clone())
+                        .projection_expression("sk")
+                        .limit(QUEUE_KEY_PAGE as i32),
+                    start,
+                )
+                .await?;
+            let order_keys: Vec<String> = page
+                .items
+                .iter()
+                .filter_map(|i| get_s(i, "sk").map(str::to_string))
+                .collect();
+            self.dequeue(sub, &order_keys).await?;
+            match page.next {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        let state = WriteRequest::builder()
+            .delete_request(
+                DeleteRequest::builder()
+                    .set_key(Some(key_map(keys::subscription_state(
+                        &sub.org_id,
+                        &sub.id,
+                    ))))
+                    .build()
+                    .map_err(|e| StoreError::Service(e.to_string()))?,
+            )
+            .build();
+        self.write_batches(vec![state]).await
     }
 
     async fn count_partition(&self, pk: String) -> Result<u64, StoreError> {

@@ -31,6 +31,7 @@ pub mod accounts;
 pub mod changes;
 pub mod groups;
 pub mod orgs;
+pub mod subscriptions;
 pub mod users;
 
 use std::future::Future;

@@ -10,10 +10,11 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use crate::directory::model::{DirectoryRecord, OrgRecord, TokenScope};
+use crate::directory::model::{DirectoryRecord, OrgRecord, TokenRecord, TokenScope};
+use crate::events::set::EventsKey;
 use crate::http::request::body_bytes;
 use crate::http::response::json_response;
-use crate::http::{bearer, sha256, verified_token, AppState};
+use crate::http::{bearer, hex, sha256, verified_token, AppState};
 use crate::scim::error::ScimError;
 use crate::store::cursor::CursorKey;
 use crate::store::Store;
@@ -64,8 +65,11 @@ pub async fn authorize_org(
         TokenScope::OrgAdmin => Err(ScimError::not_found(format!(
             "organization {org_id} not found"
         ))),
-        // A SCIM token is not an admin credential: 401 like a wrong one, no oracle (X1).
-        TokenScope::Directory { .. } => Err(ScimError::unauthorized()),
+        // A SCIM token or a receiver's poll token is not an admin credential: 401 like a
+        // wrong one, no oracle (X1). (The poll route authenticates receivers itself.)
+        TokenScope::Directory { .. } | TokenScope::Receiver { .. } => {
+            Err(ScimError::unauthorized())
+        }
     }
 }
 
@@ -78,6 +82,21 @@ pub fn new_secret(prefix: &str) -> String {
         "{prefix}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     )
+}
+
+/// A new credential of `scope`: its secret (shown once, never stored) and the record kept
+/// for it, which holds only the secret's SHA-256 (X1). Every kind of token is minted here:
+/// SCIM tokens, admin keys, receivers' poll tokens.
+pub fn mint_credential(prefix: &str, scope: TokenScope, org_id: &str) -> (String, TokenRecord) {
+    let secret = new_secret(prefix);
+    let token = TokenRecord {
+        id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
+        hash: hex(&sha256(&secret)),
+        scope,
+        org_id: org_id.to_string(),
+        created: crate::clock::now(),
+    };
+    (secret, token)
 }
 
 /// `?dryRun=true` (E3).
@@ -128,6 +147,10 @@ pub struct AdminCall<'a> {
     pub params: HashMap<String, String>,
     /// Signs this deployment's paging cursors (X4).
     pub cursor_key: &'a CursorKey,
+    /// What subscriptions' signing secrets derive from; `None` when not configured.
+    pub events_key: Option<&'a EventsKey>,
+    /// Whether push receivers on loopback `http` are allowed (the local stack, X5).
+    pub allow_loopback_push: bool,
 }
 
 impl AdminCall<'_> {

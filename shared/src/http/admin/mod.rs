@@ -5,7 +5,9 @@
 //! - `orgs`: organizations, directories, credentials, domains;
 //! - `accounts`: invites, JIT sign-ins, accounts, links, unlink and relink (L9, L10);
 //! - `access`: sites, products, org groups, access, held conflicts (G2-G4, G7);
-//! - `log`: the troubleshooting log and diagnose (E1, E2).
+//! - `log`: the troubleshooting log and diagnose (E1, E2);
+//! - `subscriptions`: receivers of the org's events, their state, redelivery (E5, X5);
+//! - `poll`: SET delivery by poll (RFC 8936), authenticated by a receiver's own token.
 //!
 //! Areas import `call` and `render`, never each other.
 
@@ -14,12 +16,15 @@ mod accounts;
 mod call;
 mod log;
 mod orgs;
+mod poll;
 mod render;
+mod subscriptions;
 
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use super::request::body_bytes;
 use super::{finish, request_id, AppState};
+use crate::directory::subscriptions::SubscriptionChange;
 use crate::scim::error::ScimError;
 use crate::scim::limits::check_admin_request;
 use call::{authorize_org, require_operator, Actor, AdminCall};
@@ -103,6 +108,17 @@ async fn serve(state: &AppState, req: &Request) -> Result<Response<Body>, ScimEr
         };
     }
     let org_id = parts[1];
+    // A receiver polls with its own token, which no other admin route accepts.
+    if let [_, _, "subscriptions", subscription_id, "poll"] = parts[..] {
+        check_admin_request(&parts, &params, body_bytes(req))?;
+        if method != "POST" {
+            return Err(ScimError::method_not_allowed(
+                "a poll is a POST (RFC 8936)",
+                "POST",
+            ));
+        }
+        return poll::poll(state, req, org_id, subscription_id).await;
+    }
     let actor = authorize_org(state, req, org_id).await?;
     check_admin_request(&parts, &params, body_bytes(req))?;
     let org = store
@@ -117,6 +133,8 @@ async fn serve(state: &AppState, req: &Request) -> Result<Response<Body>, ScimEr
         rid: request_id(req),
         params,
         cursor_key: &state.cursor_key,
+        events_key: state.events_key.as_ref(),
+        allow_loopback_push: state.allow_loopback_push,
     };
     let call = &call;
     match (method, &parts[2..]) {
@@ -179,6 +197,20 @@ async fn serve(state: &AppState, req: &Request) -> Result<Response<Body>, ScimEr
         ("GET", ["conflicts", dir, gid]) => access::get_conflict(call, dir, gid).await,
         ("POST", ["conflicts", dir, gid, "sync"]) => access::sync(call, dir, gid).await,
         ("POST", ["conflicts", dir, gid, "reject"]) => access::reject(call, dir, gid).await,
+        ("POST", ["subscriptions"]) => subscriptions::create(call).await,
+        ("GET", ["subscriptions"]) => subscriptions::list(call).await,
+        ("GET", ["subscriptions", id]) => subscriptions::get(call, id).await,
+        ("DELETE", ["subscriptions", id]) => subscriptions::delete(call, id).await,
+        ("POST", ["subscriptions", id, "pause"]) => {
+            subscriptions::change(call, id, SubscriptionChange::Pause).await
+        }
+        ("POST", ["subscriptions", id, "resume"]) => {
+            subscriptions::change(call, id, SubscriptionChange::Resume).await
+        }
+        ("POST", ["subscriptions", id, "rotate-secret"]) => {
+            subscriptions::change(call, id, SubscriptionChange::RotateSecret).await
+        }
+        ("POST", ["subscriptions", id, "redeliver"]) => subscriptions::redeliver(call, id).await,
         _ => Err(ScimError::not_found("no such endpoint")),
     }
 }

@@ -5,13 +5,13 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::call::{dry_run, new_secret, ok_json, required, typed_body, AdminCall};
+use super::call::{dry_run, mint_credential, ok_json, required, typed_body, AdminCall};
 use super::render::{directory_json, org_json};
 use crate::clock::now;
 use crate::directory::model::{DirectoryRecord, OrgRecord, TokenRecord, TokenScope};
 use crate::directory::plan::Record;
 use crate::http::response::empty;
-use crate::http::{hex, query_params, request_id, sha256};
+use crate::http::{query_params, request_id};
 use crate::scim::error::ScimError;
 use crate::store::Store;
 use crate::write::{Caller, Writer};
@@ -247,14 +247,7 @@ pub async fn create_credential(
             json!({"orgId": call.org.id}),
         ),
     };
-    let secret = new_secret(prefix);
-    let token = TokenRecord {
-        id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
-        hash: hex(&sha256(&secret)),
-        scope,
-        org_id: call.org.id.clone(),
-        created: now(),
-    };
+    let (secret, token) = mint_credential(prefix, scope, &call.org.id);
     let operation = format!("POST {}", call.req.uri().path());
     let written = call
         .writer()
