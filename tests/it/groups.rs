@@ -243,8 +243,8 @@ async fn s5_membership_patch_costs_the_same_whatever_the_group_size() {
         "{small_cost:?} vs {large_cost:?}"
     );
     assert_eq!(
-        small_cost.requests, 4,
-        "token, group, user + membership, one transaction"
+        small_cost.requests, 5,
+        "token, group, user + membership, the org group (does the change grant or revoke a role? E5), one transaction"
     );
     let remove = |g: &str| {
         t.scim(

@@ -2,6 +2,8 @@
 //! group, against DynamoDB Local: wall time, DynamoDB requests, capacity units. Writes
 //! BENCHMARKS.md. The requests and capacity are what a customer pays; the times are local.
 
+mod events_cost;
+
 use std::time::{Duration, Instant};
 
 use lambda_http::Body;
@@ -260,7 +262,8 @@ pub async fn run(state: AppState, large: usize) -> BenchResult<String> {
         ));
     }
     let review_rows = review_section(&bench, &org_id, &dir_id, OPERATOR_KEY).await?;
-    Ok(report(&rows, large) + &review_report(&review_rows))
+    let event_rows = events_cost::rows(&bench, &org_id, admin).await?;
+    Ok(report(&rows, large) + &review_report(&review_rows) + &events_cost::report(&event_rows))
 }
 
 /// A held group of `members` IdP members whose review differs from the org group in

@@ -62,6 +62,8 @@ pub struct AccessNeeds {
     pub accounts: BTreeSet<String>,
     /// Accounts the plan creates: nothing stored to read, but they belong to the world.
     pub created_accounts: BTreeSet<String>,
+    /// An account's status or link changes: its roles may change whatever its groups are.
+    pub account_status_or_link: bool,
 }
 
 impl AccessNeeds {
@@ -103,10 +105,15 @@ pub fn access_needs(writes: &[Write], after: &[Write], before: &[Record]) -> Acc
     for w in all_writes(writes, after) {
         match &w {
             Write::Put(Record::Account(a), cond) => {
+                let old = before.iter().find_map(|r| match r {
+                    Record::Account(o) if o.id == a.id => Some(o),
+                    _ => None,
+                });
                 if *cond == Condition::Absent {
                     needs.created_accounts.insert(a.id.clone());
-                } else {
+                } else if access_may_change(old, a, writes) {
                     needs.accounts.insert(a.id.clone());
+                    needs.account_status_or_link = true;
                 }
             }
             Write::Put(Record::OrgMember { account_id, .. }, _)
@@ -130,7 +137,10 @@ pub fn access_needs(writes: &[Write], after: &[Write], before: &[Record]) -> Acc
                 _,
             ) => {
                 let key = (directory_id.clone(), group_id.clone());
-                if !plan_has_group(writes, &key) {
+                let loaded = before.iter().any(
+                    |r| matches!(r, Record::Group(g) if g.directory_id == key.0 && g.id == key.1),
+                );
+                if !loaded && !plan_has_group(writes, &key) {
                     needs.groups.insert(key);
                 }
                 let user = (directory_id.clone(), user_id.clone());
@@ -171,6 +181,27 @@ pub fn access_needs(writes: &[Write], after: &[Write], before: &[Record]) -> Acc
         }
     }
     needs
+}
+
+/// Whether an account's new version may change its access by itself: a new status, or a
+/// link to a user that may be in groups. A profile or email change grants and revokes
+/// nothing, and neither does a first link to a SCIM user this plan creates (in no group).
+fn access_may_change(old: Option<&AccountRecord>, new: &AccountRecord, writes: &[Write]) -> bool {
+    let Some(old) = old else {
+        return true;
+    };
+    if old.status != new.status {
+        return true;
+    }
+    if old.link == new.link {
+        return false;
+    }
+    let fresh_user = new.link.as_ref().is_some_and(|l| {
+        writes.iter().any(|w| {
+            matches!(w, Write::Put(Record::User(u), Condition::Absent) if u.id == l.user_id && u.directory_id == l.directory_id)
+        })
+    });
+    !(old.link.is_none() && fresh_user)
 }
 
 fn note_account(needs: &mut AccessNeeds, account_id: &str, writes: &[Write]) {

@@ -355,6 +355,7 @@ pub fn plan_group_change(
             group_id: group.id.clone(),
             last_modified: ctx.now.clone(),
         });
+        plan.prior(Record::Group(group.clone()));
     }
     if !change.added.is_empty() || !change.removed.is_empty() {
         let applied = if group.held {

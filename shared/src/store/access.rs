@@ -151,6 +151,7 @@ impl Store {
         org_id: &str,
         needs: &AccessNeeds,
         writes: &[Write],
+        before: &[Record],
     ) -> Result<AccessWorld, StoreError> {
         let mut world = AccessWorld::default();
         if needs.is_empty() {
@@ -163,16 +164,29 @@ impl Store {
                 _ => None,
             })
             .collect();
-        // 1. The org, the groups of the membership changes and their org groups.
-        let (org, groups) = futures::try_join!(
-            self.get_org(org_id),
-            self.groups_by_keys(needs.groups.iter().cloned().collect())
-        )?;
-        world.org = org;
-        for g in groups {
+        // 1. The groups of the membership changes (those the plan did not load) and their
+        // org groups.
+        for g in self
+            .groups_by_keys(needs.groups.iter().cloned().collect())
+            .await?
+        {
             world
                 .groups
                 .insert((g.directory_id.clone(), g.id.clone()), g);
+        }
+        // What the plan loaded is what is stored: no need to read it again.
+        for r in before {
+            match r {
+                Record::Group(g) => {
+                    world
+                        .groups
+                        .insert((g.directory_id.clone(), g.id.clone()), g.clone());
+                }
+                Record::Account(a) if needs.accounts.contains(&a.id) => {
+                    world.accounts.insert(a.id.clone(), a.clone());
+                }
+                _ => {}
+            }
         }
         let mut og_ids: BTreeSet<String> = needs.org_group_members.clone();
         og_ids.extend(world.groups.values().filter_map(|g| g.org_group_id.clone()));
@@ -192,6 +206,12 @@ impl Store {
             }
         }
         self.add_org_groups(&mut world, org_id, &og_ids).await?;
+        // Roles change only through an org group that grants some (before or after the
+        // plan) or an account's status or link: otherwise nobody's access changes, and
+        // nothing more is read (a sync or membership change of role-less groups).
+        if !needs.account_status_or_link && !grants_roles(&world, writes, before) {
+            return Ok(AccessWorld::default());
+        }
         // A membership change in a group that grants nothing (held, unattached, or whose org
         // group has no roles) changes nobody's access: its users need no reads.
         let grants = |world: &AccessWorld, key: &(String, String)| {
@@ -276,7 +296,10 @@ impl Store {
         accounts.retain(|a| !needs.created_accounts.contains(a));
         // 3. The accounts, their admin memberships, and their users' groups (as linked
         // now and as the plan links them).
-        let ids: Vec<String> = accounts.into_iter().collect();
+        let ids: Vec<String> = accounts
+            .into_iter()
+            .filter(|a| !world.accounts.contains_key(a))
+            .collect();
         for a in self.get_accounts(org_id, &ids).await? {
             world.accounts.insert(a.id.clone(), a);
         }
@@ -329,6 +352,12 @@ impl Store {
             .filter(|o| !world.org_groups.contains_key(o))
             .collect();
         self.add_org_groups(&mut world, org_id, &missing).await?;
+        // The org names products and sites in access events: read only when some role is
+        // at stake.
+        let accounts = !world.accounts.is_empty() || !needs.created_accounts.is_empty();
+        if accounts && grants_roles(&world, writes, before) {
+            world.org = self.get_org(org_id).await?;
+        }
         Ok(world)
     }
 
@@ -365,4 +394,15 @@ impl Store {
             .map(|(d, i)| group_from_item(d, i))
             .collect()
     }
+}
+
+/// Whether any org group of the world, or one the plan writes or replaces, grants a role.
+fn grants_roles(world: &AccessWorld, writes: &[Write], before: &[Record]) -> bool {
+    world.org_groups.values().any(|og| !og.roles.is_empty())
+        || before
+            .iter()
+            .any(|r| matches!(r, Record::OrgGroup(og) if !og.roles.is_empty()))
+        || writes
+            .iter()
+            .any(|w| matches!(w, Write::Put(Record::OrgGroup(og), _) if !og.roles.is_empty()))
 }

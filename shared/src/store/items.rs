@@ -398,3 +398,26 @@ pub fn display_name_lower(doc: &serde_json::Value) -> String {
 pub fn event_from_item(item: &Item) -> Result<EventRecord, StoreError> {
     from_data(item)
 }
+
+/// An item's size as DynamoDB bills it: each attribute's name and value in bytes (strings
+/// as UTF-8, numbers at about one byte per two digits). A write costs one WCU per KB of
+/// it, two inside a transaction.
+pub fn item_size(item: &Item) -> usize {
+    fn value_size(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(s) => s.len(),
+            AttributeValue::N(n) => n.len().div_ceil(2) + 1,
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+            AttributeValue::M(m) => {
+                3 + m
+                    .iter()
+                    .map(|(k, v)| 1 + k.len() + value_size(v))
+                    .sum::<usize>()
+            }
+            AttributeValue::Ss(s) => s.iter().map(String::len).sum(),
+            _ => 0,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}

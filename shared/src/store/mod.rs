@@ -23,7 +23,8 @@ pub use access::MemberAccounts;
 pub use accounts::Page;
 pub use apply::ApplyError;
 pub use items::{
-    event_from_item, group_from_item, log_retention_days, record_key, user_from_item, Item,
+    event_from_item, group_from_item, item_size, log_retention_days, record_item, record_key,
+    user_from_item, Item,
 };
 pub use keys::{
     external_id_guard as keys_external_id_guard, user_name_guard as keys_user_name_guard,

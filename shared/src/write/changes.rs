@@ -20,7 +20,9 @@ pub async fn transactions_with_changes(
     };
     let needs = access_needs(&plan.writes, &plan.after, &plan.before);
     let all: Vec<Write> = plan.writes.iter().chain(&plan.after).cloned().collect();
-    let mut world = store.access_world(&org_id, &needs, &all).await?;
+    let mut world = store
+        .access_world(&org_id, &needs, &all, &plan.before)
+        .await?;
     seed_with_before(&mut world, &plan.before);
     for part in &mut parts {
         let Some(log) = part.iter().find_map(|w| match w {
