@@ -28,7 +28,7 @@ use super::stream::{classify, BatchResponse, Invocation, ItemFailure, StreamErro
 use super::subscription::{DeliveryMethod, DeliveryState, SubscriptionRecord, SubscriptionStatus};
 use crate::directory::model::{ChangeRecord, EventRecord, Outcome};
 use crate::directory::plan::{Condition, Plan, Record};
-use crate::store::{ApplyError, Release, Store, StoreError};
+use crate::store::{ApplyError, BacklogEntry, Release, Store, StoreError};
 
 /// Queue items read per page of a drain.
 const PAGE: i32 = 25;
@@ -437,8 +437,17 @@ impl EventsService {
 
     /// The schedule's tick: drains every push subscription listed in the backlog.
     pub async fn handle_tick(&self) -> Result<Vec<DrainReport>, EventsError> {
+        self.handle_tick_where(|_| true).await
+    }
+
+    /// The tick, for the listed subscriptions that `keep` keeps (one org's, say).
+    pub async fn handle_tick_where(
+        &self,
+        keep: impl Fn(&BacklogEntry) -> bool,
+    ) -> Result<Vec<DrainReport>, EventsError> {
         let deadline = Instant::now() + self.config.drain_budget;
-        let entries = self.store.push_backlog_entries().await?;
+        let mut entries = self.store.push_backlog_entries().await?;
+        entries.retain(|e| keep(e));
         let results: Vec<Result<Option<DrainReport>, StoreError>> =
             futures::stream::iter(entries.into_iter().map(|entry| async move {
                 let Some(sub) = self
