@@ -188,12 +188,17 @@ pub fn plan_disable(
     plan
 }
 
+/// Each org's changes, with the sequence number of the stream record each came from.
+pub type ChangesByOrg = BTreeMap<String, Vec<(String, ChangeRecord)>>;
+
+/// What enqueueing an org's changes left: the records that could not be enqueued, and the
+/// Active push subscriptions to drain with the records that fed them.
+type Enqueued = (Vec<String>, Vec<(SubscriptionRecord, Vec<String>)>);
+
 /// A batch's change records by org, each org's in stream order, with the sequence number
 /// of the record each came from; and the records that could not be decoded.
-pub fn group_by_org(
-    batch: &StreamEvent,
-) -> (BTreeMap<String, Vec<(String, ChangeRecord)>>, Vec<String>) {
-    let mut by_org: BTreeMap<String, Vec<(String, ChangeRecord)>> = BTreeMap::new();
+pub fn group_by_org(batch: &StreamEvent) -> (ChangesByOrg, Vec<String>) {
+    let mut by_org = ChangesByOrg::new();
     let mut bad = Vec::new();
     for record in &batch.records {
         // The event source mapping filters already; the local pump applies the same filter.
@@ -348,15 +353,14 @@ impl EventsService {
     pub async fn handle_stream(&self, batch: &StreamEvent) -> BatchResponse {
         let deadline = Instant::now() + self.config.drain_budget;
         let (by_org, mut failed) = group_by_org(batch);
-        let enqueued: Vec<(Vec<String>, Vec<(SubscriptionRecord, Vec<String>)>)> =
-            futures::stream::iter(
-                by_org
-                    .into_iter()
-                    .map(|(org, changes)| self.enqueue_org(org, changes)),
-            )
-            .buffer_unordered(8)
-            .collect()
-            .await;
+        let enqueued: Vec<Enqueued> = futures::stream::iter(
+            by_org
+                .into_iter()
+                .map(|(org, changes)| self.enqueue_org(org, changes)),
+        )
+        .buffer_unordered(8)
+        .collect()
+        .await;
         let mut to_drain = Vec::new();
         for (org_failed, subs) in enqueued {
             failed.extend(org_failed);
@@ -389,11 +393,7 @@ impl EventsService {
     /// Puts an org's changes in its subscriptions' queues. Returns the records that could
     /// not be enqueued, and the Active push subscriptions to drain with the records that
     /// fed them.
-    async fn enqueue_org(
-        &self,
-        org_id: String,
-        changes: Vec<(String, ChangeRecord)>,
-    ) -> (Vec<String>, Vec<(SubscriptionRecord, Vec<String>)>) {
+    async fn enqueue_org(&self, org_id: String, changes: Vec<(String, ChangeRecord)>) -> Enqueued {
         let all_records = || changes.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
         let subs = match self.store.subscriptions_of_org(&org_id).await {
             Ok(s) => s,
@@ -900,8 +900,10 @@ mod tests {
             data: Value::Null,
         };
         let record = |seq: &str, data: String, kind: &str| {
-            let mut r = StreamRecord::default();
-            r.event_name = "INSERT".into();
+            let mut r = StreamRecord {
+                event_name: "INSERT".into(),
+                ..Default::default()
+            };
             r.dynamodb.sequence_number = seq.into();
             r.dynamodb.new_image = Some(
                 serde_json::json!({"type": {"S": kind}, "data": {"S": data}})
