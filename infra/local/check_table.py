@@ -1,7 +1,7 @@
 """Fails when infra/table.json and the Table in infra/template.yaml disagree.
 
-Compares what both define: attribute definitions, key schema, GSIs and billing
-mode (run by `make lint` with the venv's python, which has PyYAML).
+Compares what both define: attribute definitions, key schema, GSIs, billing
+mode and the stream (the events function reads it) (run by `make lint` with the venv's python, which has PyYAML).
 """
 
 import json
@@ -32,6 +32,7 @@ def normalise(props):
     def by(key):
         return lambda item: item[key]
 
+    stream = props.get("StreamSpecification") or {}
     return {
         "AttributeDefinitions": sorted(props["AttributeDefinitions"], key=by("AttributeName")),
         "KeySchema": props["KeySchema"],
@@ -43,6 +44,8 @@ def normalise(props):
             key=by("IndexName"),
         ),
         "BillingMode": props.get("BillingMode", "PROVISIONED"),
+        # CloudFormation has no StreamEnabled: a StreamSpecification means a stream.
+        "StreamViewType": stream.get("StreamViewType") if stream.get("StreamEnabled", True) else None,
     }
 
 

@@ -156,15 +156,32 @@ build_functions() {
     for f in "${functions[@]}"; do cargo build -q -p "$f" --bins; done
 }
 
+# The local events key (SCIMLINK_EVENTS_KEY: every subscription's signing secret derives
+# from it), generated once into .local/events.key (mode 600) and kept across runs.
+local_events_key() {
+    local file="$LOCAL/events.key"
+    if [ ! -s "$file" ]; then
+        mkdir -p "$LOCAL"
+        (
+            umask 077
+            new_secret >"$file"
+        )
+    fi
+    cat "$file"
+}
+
 # write_lambda_env FILE TABLE OPERATOR_KEY: the functions' environment, for
 # `cargo lambda watch --env-file` (after export_local_aws_env). Explicit values
 # override whatever the watch process inherited, and the operator key stays out
 # of `ps` output (an --env-var argument would not). Mode 600. The cursor key
 # (SCIMLINK_CURSOR_KEY, which signs paging cursors) is new for each file, like
-# the operator key: the data it pages through does not outlive the run.
+# the operator key: the data it pages through does not outlive the run. The
+# events key is local_events_key's, and loopback push receivers are allowed (X5:
+# in the local stack only).
 write_lambda_env() {
-    local file="$1" table="$2" operator_key="$3" cursor_key
+    local file="$1" table="$2" operator_key="$3" cursor_key events_key
     cursor_key="$(new_secret)"
+    events_key="$(local_events_key)"
     mkdir -p "$(dirname "$file")"
     (
         umask 077
@@ -176,6 +193,8 @@ AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
 AWS_REGION=$AWS_REGION
 SCIMLINK_OPERATOR_KEY=$operator_key
 SCIMLINK_CURSOR_KEY=$cursor_key
+SCIMLINK_EVENTS_KEY=$events_key
+SCIMLINK_ALLOW_LOOPBACK_PUSH=1
 RUST_LOG=${RUST_LOG:-info}
 AWS_LAMBDA_LOG_FORMAT=JSON
 EOF
@@ -251,6 +270,24 @@ bootstrap_directory() {
     SCIM_PATH="$(json_field scimBaseUrl <<<"$RESP")"
     admin_api POST "$admin/orgs/$ORG_ID/directories/$DIRECTORY_ID/tokens"
     SCIM_TOKEN="$(json_field token <<<"$RESP")"
+}
+
+# start_pump PORT [LOG_FILE]: `scimlink-local pump` in the background, invoking the
+# events function behind `cargo lambda watch` on 127.0.0.1:PORT with what the table's
+# stream receives (as Lambda's event source mapping would), plus a scheduled tick.
+# Sets PUMP_PID (stop it with kill_tree). Output goes to LOG_FILE when given.
+PUMP_PID=""
+start_pump() {
+    local port="$1" log_file="${2:-}"
+    cargo build -q -p scimlink-tools --bin scimlink-local
+    set -m
+    if [ -n "$log_file" ]; then
+        cargo run -q -p scimlink-tools --bin scimlink-local -- pump --port "$port" </dev/null >"$log_file" 2>&1 &
+    else
+        cargo run -q -p scimlink-tools --bin scimlink-local -- pump --port "$port" </dev/null &
+    fi
+    PUMP_PID=$!
+    set +m
 }
 
 # create_table: the table $SCIMLINK_TABLE on the DynamoDB Local that

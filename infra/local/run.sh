@@ -6,7 +6,9 @@
 #   3. the table, via `scimlink-local create-table`
 #   4. every function behind `cargo lambda watch` on 127.0.0.1:${SCIMLINK_PORT:-9000},
 #      routed per [workspace.metadata.lambda.watch.router] in Cargo.toml
-#   5. a demo org + directory + SCIM token through the admin API, written to
+#   5. the stream pump (`scimlink-local pump`): reads the table's stream and invokes
+#      the `events` function as Lambda's event source mapping would (E5 push)
+#   6. a demo org + directory + SCIM token through the admin API, written to
 #      .local/endpoint.env
 #
 # Ctrl-C (or SIGTERM) stops everything it started. All data is in memory and
@@ -27,6 +29,10 @@ DDB_STARTED=0
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    if [ -n "$PUMP_PID" ]; then
+        log "stopping the stream pump (pid $PUMP_PID)"
+        kill_tree "$PUMP_PID" 5
+    fi
     if [ -n "$WATCH_PID" ]; then
         log "stopping cargo lambda watch (pid $WATCH_PID)"
         kill_tree "$WATCH_PID" 15
@@ -64,6 +70,8 @@ build_functions
 OPERATOR_KEY="$(new_secret)"
 write_lambda_env "$LAMBDA_ENV" "$TABLE" "$OPERATOR_KEY"
 start_functions "$PORT" "$LAMBDA_ENV"
+# Events: the stream pump invokes the events function (its lines start with [pump]).
+start_pump "$PORT"
 
 # --- demo bootstrap through the admin API --------------------------------------
 ADMIN="http://127.0.0.1:$PORT/admin/v1"
@@ -95,6 +103,11 @@ cat >&2 <<EOF
     SCIM token    : $SCIM_TOKEN
     Admin API     : $ADMIN   (Authorization: Bearer \$ADMIN_KEY for org $ORG_ID)
     DynamoDB Local: $AWS_ENDPOINT_URL_DYNAMODB  table $TABLE (in memory)
+    Events        : the stream pump invokes the events function, which pushes signed SETs
+                    to each push subscription (loopback http allowed here); dead letters are
+                    warning lines of the events function. See a receiver's webhooks with
+                      cargo run -q -p scimlink-tools --bin scimlink-local -- receive --port 9100
+                    and a subscription to http://127.0.0.1:9100/events (README, "Events locally")
   All of it, plus the operator key, is in ${ENDPOINT_ENV#"$ROOT"/}, e.g.
     set -a; . ${ENDPOINT_ENV#"$ROOT"/}; set +a
     curl -H "Authorization: Bearer \$SCIM_TOKEN" "\$SCIM_BASE_URL/Users"

@@ -13,6 +13,7 @@ mod groups;
 mod hostile;
 mod invariants;
 mod linking;
+mod push;
 mod races;
 mod refused;
 mod session;

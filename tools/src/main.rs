@@ -1,15 +1,55 @@
 //! `scimlink-local create-table`: creates the table on DynamoDB Local (`AWS_ENDPOINT_URL_DYNAMODB`,
 //! `SCIMLINK_TABLE`). `scimlink-local bench [members]`: the benchmark behind `make bench`;
-//! it writes BENCHMARKS.md.
+//! it writes BENCHMARKS.md. `scimlink-local bench-push [events]`: only its push-latency
+//! section, updated in place in BENCHMARKS.md.
+//! `scimlink-local pump [--port P] [--interval-ms N] [--tick-seconds N]`: the local event
+//! source mapping (`make run` starts it). `scimlink-local receive [--port P] [--secret S]`:
+//! a loopback SET receiver that prints what arrives (and verifies it, given the secret).
 
 mod bench;
+mod pump;
 
 use scimlink::http::AppState;
 use scimlink::store::{create_table_if_missing, Store};
 
+/// The value after `--name` on the command line.
+fn flag(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn flag_u64(name: &str, default: u64) -> u64 {
+    flag(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let command = std::env::args().nth(1).unwrap_or_default();
+    if command == "receive" {
+        let port = flag_u64("--port", 9100) as u16;
+        let secret = flag("--secret").or_else(|| std::env::var("SCIMLINK_RECEIVER_SECRET").ok());
+        return match scimlink_tools::receiver::Receiver::start(port, secret.clone(), true).await {
+            Ok(r) => {
+                eprintln!(
+                    "[receiver] listening on {} ({}); Ctrl-C stops it",
+                    r.url(),
+                    if secret.is_some() {
+                        "verifying signatures"
+                    } else {
+                        "signatures not checked: pass --secret"
+                    }
+                );
+                std::future::pending::<()>().await;
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("could not listen on 127.0.0.1:{port}: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let table = std::env::var("SCIMLINK_TABLE").unwrap_or_else(|_| "scimlink".into());
     let store = Store::new(&sdk, table.clone());
@@ -33,7 +73,21 @@ async fn main() -> std::process::ExitCode {
                 .nth(2)
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(100_000);
-            match bench::run(AppState::new(store, Some("bench-operator-key")), large).await {
+            let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok();
+            let report = match bench::run(
+                AppState::new(store.clone(), Some("bench-operator-key")),
+                large,
+            )
+            .await
+            {
+                Ok(report) => {
+                    bench::push_section(&sdk, endpoint.as_deref(), &store, bench::PUSH_EVENTS)
+                        .await
+                        .map(|section| format!("{report}\n{section}"))
+                }
+                Err(e) => Err(e),
+            };
+            match report {
                 Ok(report) => {
                     println!("{report}");
                     match std::fs::write("BENCHMARKS.md", &report) {
@@ -50,8 +104,50 @@ async fn main() -> std::process::ExitCode {
                 }
             }
         }
+        "pump" => {
+            let options = pump::PumpOptions {
+                port: flag_u64("--port", 9000) as u16,
+                interval: std::time::Duration::from_millis(flag_u64("--interval-ms", 250)),
+                tick: std::time::Duration::from_secs(flag_u64("--tick-seconds", 10)),
+                table,
+            };
+            match pump::run(&sdk, options).await {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("pump failed: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+        "bench-push" => {
+            let events = std::env::args()
+                .nth(2)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(bench::PUSH_EVENTS);
+            let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok();
+            match bench::push_section(&sdk, endpoint.as_deref(), &store, events).await {
+                Ok(section) => {
+                    println!("{section}");
+                    let current = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
+                    match std::fs::write(
+                        "BENCHMARKS.md",
+                        bench::replace_push_section(&current, &section),
+                    ) {
+                        Ok(()) => std::process::ExitCode::SUCCESS,
+                        Err(e) => {
+                            eprintln!("could not write BENCHMARKS.md: {e}");
+                            std::process::ExitCode::FAILURE
+                        }
+                    }
+                }
+                Err(e) => {
+                    eprintln!("push benchmark failed: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
         _ => {
-            eprintln!("usage: scimlink-local create-table | bench [members]");
+            eprintln!("usage: scimlink-local create-table | bench [members] | bench-push [events] | pump [--port P] | receive [--port P] [--secret S]");
             std::process::ExitCode::from(2)
         }
     }

@@ -17,7 +17,13 @@
 //! Nothing leaves a queue until its receiver has it, so delivery is at least once; the
 //! `jti` lets a receiver drop duplicates.
 
+pub mod dead_letter;
+pub mod key;
+pub mod outbound;
+pub mod pump;
+pub mod push;
 pub mod set;
+pub mod stream;
 pub mod subscription;
 pub mod target;
 pub mod types;

@@ -104,6 +104,13 @@ pub fn receiver_tokens_of(org_id: &str, subscription_id: &str) -> String {
 pub fn subscriptions_of(org_id: &str) -> String {
     format!("ORG#{org_id}#SUBS")
 }
+/// GSI1 partition listing the `STATE` items of push subscriptions whose queue still holds
+/// events after a drain (failing, paused, disabled, or a drain that ran out of time): what
+/// the `events` function's periodic retry drains. The one key that is not tenant-prefixed:
+/// the retry must find such subscriptions across every org, and only the `events`
+/// function reads it. Each entry names its tenant (gsi1sk is the state item's partition
+/// key, `ORG#<orgId>#SUB#<id>`); it holds no event, only that a queue is waiting.
+pub const PUSH_BACKLOG: &str = "PUSH#BACKLOG";
 /// A subscription's queue of events not yet delivered (push) or acknowledged (poll); the
 /// sort key is the event's delivery order (`ChangeRecord::order_key`). One partition per
 /// subscription: its ceiling (about 1,000 writes a second) bounds one receiver's rate.

@@ -5,6 +5,7 @@ mod access;
 mod accounts;
 mod apply;
 pub mod cursor;
+mod delivery;
 mod groups;
 mod items;
 pub mod keys;
@@ -22,6 +23,8 @@ use aws_sdk_dynamodb::Client;
 pub use access::MemberAccounts;
 pub use accounts::Page;
 pub use apply::ApplyError;
+pub use delivery::{BacklogEntry, Release};
+pub use items::CHANGE_ITEM_TYPE;
 pub use items::{
     event_from_item, group_from_item, item_size, log_retention_days, record_item, record_key,
     user_from_item, Item,

@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 
 use super::{service_error, Store, StoreError};
@@ -60,6 +60,14 @@ pub async fn create_table_if_missing(store: &Store) -> Result<bool, StoreError> 
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
         .global_secondary_indexes(gsi)
+        // The `events` function reads change items from the stream (E5); locally, the pump.
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .map_err(|e| StoreError::Service(e.to_string()))?,
+        )
         .send()
         .await;
     match created {

@@ -1,0 +1,166 @@
+//! `scimlink-local pump`: the local stand-in for Lambda's event source mapping and schedule.
+//! Reads DynamoDB Local's stream with `scimlink::events::pump` (the mapping's filter), and
+//! invokes the `events` function through `cargo lambda watch`'s invoke endpoint
+//! (`POST /2015-03-31/functions/events/invocations`) with batches of at most 100 records,
+//! as Lambda does: a batch whose answer lists `batchItemFailures` is retried from the
+//! lowest failed record, up to 5 times (MaximumRetryAttempts), then given up with a line
+//! that says so (on AWS it would go to the dead-letter queue). Every `tick` it sends a
+//! scheduled event (the one-minute retry on AWS).
+
+use std::time::{Duration, Instant};
+
+use scimlink::events::pump::{batches, StartingPosition, StreamPump};
+use scimlink::events::stream::{BatchResponse, StreamEvent};
+use serde_json::{json, Value};
+
+type PumpResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Batch size and retries, as in the template's event source mapping.
+const BATCH_SIZE: usize = 100;
+const MAX_RETRIES: u32 = 5;
+
+pub struct PumpOptions {
+    /// `cargo lambda watch`'s port.
+    pub port: u16,
+    pub interval: Duration,
+    pub tick: Duration,
+    pub table: String,
+}
+
+fn scheduled_event() -> Value {
+    json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": scimlink::clock::now(),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:000000000000:rule/scimlink-local-retry"],
+        "detail": {}
+    })
+}
+
+async fn invoke(http: &reqwest::Client, url: &str, event: &Value) -> PumpResult<Value> {
+    let resp = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(event.to_string())
+        .send()
+        .await?;
+    let status = resp.status();
+    let function_error = resp.headers().get("x-amz-function-error").is_some();
+    let body = resp.text().await?;
+    if !status.is_success() || function_error {
+        return Err(format!(
+            "events function failed ({status}): {}",
+            body.chars().take(300).collect::<String>()
+        )
+        .into());
+    }
+    Ok(serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// One batch, retried from the lowest failed record as Lambda would.
+async fn deliver(http: &reqwest::Client, url: &str, batch: StreamEvent) {
+    let mut records = batch.records;
+    let mut attempt = 0u32;
+    loop {
+        let outcome = invoke(
+            http,
+            url,
+            &json!(StreamEvent {
+                records: records.clone()
+            }),
+        )
+        .await;
+        let failed: Vec<String> = match &outcome {
+            Ok(v) => serde_json::from_value::<BatchResponse>(v.clone())
+                .map(|r| {
+                    r.batch_item_failures
+                        .into_iter()
+                        .map(|f| f.item_identifier)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Err(e) => {
+                eprintln!("[pump] {e}");
+                records.iter().map(|r| r.id().to_string()).collect()
+            }
+        };
+        if failed.is_empty() {
+            return;
+        }
+        let from = records
+            .iter()
+            .position(|r| failed.iter().any(|f| f == r.id()))
+            .unwrap_or(0);
+        records.drain(..from);
+        attempt += 1;
+        if attempt > MAX_RETRIES {
+            eprintln!(
+                "[pump] giving up on {} records from sequence {} after {MAX_RETRIES} retries (on AWS: the dead-letter queue)",
+                records.len(),
+                records.first().map(|r| r.id()).unwrap_or("?")
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200 << attempt.min(5))).await;
+    }
+}
+
+pub async fn run(sdk: &aws_config::SdkConfig, options: PumpOptions) -> PumpResult<()> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB_STREAMS")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL_DYNAMODB"))
+        .ok();
+    let mut pump = StreamPump::new(
+        sdk,
+        endpoint.as_deref(),
+        options.table.clone(),
+        StartingPosition::TrimHorizon,
+    );
+    let url = format!(
+        "http://127.0.0.1:{}/2015-03-31/functions/events/invocations",
+        options.port
+    );
+    // The first invocation waits for `cargo lambda watch` to start the function.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .no_proxy()
+        .build()?;
+    eprintln!(
+        "[pump] reading the stream of table {} and invoking the events function at {url}; a scheduled tick every {}s",
+        options.table,
+        options.tick.as_secs()
+    );
+    let mut next_tick = Instant::now() + options.tick;
+    loop {
+        match pump.poll().await {
+            Ok(records) if !records.is_empty() => {
+                eprintln!("[pump] {} change record(s) -> events", records.len());
+                for batch in batches(records, BATCH_SIZE) {
+                    deliver(&http, &url, batch).await;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("[pump] {e}");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+        if Instant::now() >= next_tick {
+            match invoke(&http, &url, &scheduled_event()).await {
+                Ok(v)
+                    if v["delivered"].as_u64().unwrap_or(0) > 0
+                        || v["failing"].as_u64().unwrap_or(0) > 0 =>
+                {
+                    eprintln!("[pump] scheduled retry: {v}");
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!("[pump] scheduled retry: {e}"),
+            }
+            next_tick = Instant::now() + options.tick;
+        }
+        tokio::time::sleep(options.interval).await;
+    }
+}
