@@ -8,6 +8,7 @@ mod access;
 mod changes;
 mod common;
 mod discovery;
+mod events;
 mod faults;
 mod groups;
 mod hostile;

@@ -4,7 +4,7 @@
 //! into the `events` handler, which pushes to loopback receivers that verify every SET.
 //!
 //! Subscriptions are created with `store.apply` of a plan holding `Record::Subscription`,
-//! and changes with synthetic `Record::Change` records, each in its own transaction.
+//! and changes with synthetic `Record::Changes` batches, each in its own transaction.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -141,11 +141,16 @@ impl Push {
             let txn = new_id("txn");
             let user = format!("u{}", i % resources.max(1));
             let mut plan = Plan::default();
+            let mut events = Vec::new();
             for seq in 0..per_txn {
                 let c = change(org, &time, &txn, seq, &user, i);
-                plan.put(Record::Change(c.clone()), Condition::Always);
+                events.push(c.clone());
                 out.push(c);
             }
+            plan.put(
+                Record::Changes(scimlink::directory::model::ChangeBatch { events }),
+                Condition::Always,
+            );
             self.store.apply(&plan).await.expect("change");
         }
         out.sort_by_key(ChangeRecord::order_key);

@@ -596,7 +596,12 @@ pub async fn push_section(
             data: json!({"data": {"displayName": format!("User {i}")}, "previous": {"displayName": "x"}}),
         };
         let mut plan = Plan::default();
-        plan.put(Record::Change(change.clone()), Condition::Always);
+        plan.put(
+            Record::Changes(scimlink::directory::model::ChangeBatch {
+                events: vec![change.clone()],
+            }),
+            Condition::Always,
+        );
         store.apply(&plan).await?;
         if let Ok(mut c) = commits.lock() {
             c.insert(change.id, Instant::now());

@@ -205,11 +205,15 @@ pub fn group_by_org(batch: &StreamEvent) -> (ChangesByOrg, Vec<String>) {
         if !record.is_change_insert() {
             continue;
         }
-        match record.change() {
-            Ok(c) => by_org
-                .entry(c.org_id.clone())
-                .or_default()
-                .push((record.id().to_string(), c)),
+        match record.changes() {
+            Ok(changes) => {
+                for c in changes {
+                    by_org
+                        .entry(c.org_id.clone())
+                        .or_default()
+                        .push((record.id().to_string(), c));
+                }
+            }
             Err(e) => {
                 tracing::error!(error = %e, "undecodable change record: reported for retry and the dead-letter queue");
                 bad.push(record.id().to_string());
@@ -704,7 +708,13 @@ impl EventsService {
                 }
             }
         }
-        let since = state.failing_since.clone().unwrap_or_default();
+        // An admin's resume restarts the window: it counts from the later of the first
+        // failure and the subscription's last change.
+        let since = state
+            .failing_since
+            .clone()
+            .unwrap_or_default()
+            .max(sub.last_modified.clone());
         if !should_disable(
             &since,
             time::OffsetDateTime::now_utc(),

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::directory::model::ChangeRecord;
+use crate::directory::model::{ChangeBatch, ChangeRecord};
 use crate::store::CHANGE_ITEM_TYPE;
 
 /// The event source mapping's filter (`FilterCriteria.Filters[0].Pattern` in
@@ -129,8 +129,9 @@ impl StreamRecord {
                 == Some(CHANGE_ITEM_TYPE)
     }
 
-    /// The change the inserted item holds (`NewImage.data`, a `ChangeRecord` as JSON).
-    pub fn change(&self) -> Result<ChangeRecord, StreamError> {
+    /// The changes the inserted item holds (`NewImage.data`: the `ChangeBatch` of one
+    /// transaction, as JSON), in their order.
+    pub fn changes(&self) -> Result<Vec<ChangeRecord>, StreamError> {
         let bad = |why: &str| StreamError::BadRecord(self.id().to_string(), why.to_string());
         let data = self
             .dynamodb
@@ -138,7 +139,9 @@ impl StreamRecord {
             .as_ref()
             .and_then(|i| image_s(i, "data"))
             .ok_or_else(|| bad("no NewImage.data"))?;
-        serde_json::from_str(data).map_err(|e| bad(&e.to_string()))
+        serde_json::from_str::<ChangeBatch>(data)
+            .map(|b| b.events)
+            .map_err(|e| bad(&e.to_string()))
     }
 
     /// What identifies it in `batchItemFailures`: its sequence number.
@@ -241,7 +244,7 @@ mod tests {
         assert_eq!(batch.records.len(), 1);
         let r = &batch.records[0];
         assert!(r.is_change_insert());
-        let c = r.change().unwrap();
+        let c = r.changes().unwrap().remove(0);
         assert_eq!(c.event, "prov:create");
         assert_eq!(
             r.partition_key(),
@@ -282,7 +285,7 @@ mod tests {
             .as_mut()
             .unwrap()
             .insert("data".into(), json!({"S": "{"}));
-        assert!(matches!(broken.change(), Err(StreamError::BadRecord(..))));
+        assert!(matches!(broken.changes(), Err(StreamError::BadRecord(..))));
     }
 
     #[test]

@@ -86,10 +86,18 @@ impl AppState {
         let key = std::env::var("SCIMLINK_OPERATOR_KEY").ok();
         AppState {
             cursor_key: CursorKey::from_env(),
-            // `SCIMLINK_EVENTS_KEY` (local stack, tests). In AWS the key is a Secrets
-            // Manager secret: once the events key loader (`EventsKey::load`) is on this
-            // branch, it is what sets this field.
-            events_key: EventsKey::from_env(),
+            // `SCIMLINK_EVENTS_KEY` (local stack, tests), else the Secrets Manager secret
+            // the template grants the admin function (`SCIMLINK_EVENTS_KEY_SECRET_ARN`).
+            // Functions given neither have no events key: they never sign.
+            events_key: match EventsKey::load(&sdk).await {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    if std::env::var_os("SCIMLINK_EVENTS_KEY_SECRET_ARN").is_some() {
+                        tracing::error!(error = %e, "the events key could not be loaded: subscriptions answer 503");
+                    }
+                    None
+                }
+            },
             ..AppState::new(store, key.as_deref())
         }
     }

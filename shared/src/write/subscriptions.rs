@@ -8,6 +8,7 @@ use crate::directory::subscriptions::{
     new_subscription, plan_create_subscription, plan_delete_subscription, plan_redelivery,
     plan_subscription_change, redelivery_window, NewSubscription, SubscriptionChange,
 };
+use crate::events::subscription::DeliveryMethod;
 use crate::events::subscription::SubscriptionRecord;
 use crate::scim::error::ScimError;
 use crate::store::log_retention_days;
@@ -116,8 +117,12 @@ impl Writer<'_> {
                 .into_iter()
                 .filter(|c| sub.wants(&c.event))
                 .collect();
-            if !self.dry_run {
+            if !self.dry_run && !changes.is_empty() {
                 self.store.enqueue(&sub, &changes).await?;
+                // A push subscription's queue is drained by the next retry tick.
+                if matches!(sub.delivery, DeliveryMethod::Push { .. }) {
+                    self.store.mark_push_backlog(&sub.org_id, &sub.id).await?;
+                }
             }
             events += changes.len() as u64;
         }
