@@ -923,7 +923,10 @@ mod tests {
             );
             r
         };
-        let j = |c: ChangeRecord| serde_json::to_string(&c).unwrap();
+        let j = |c: ChangeRecord| {
+            serde_json::to_string(&crate::directory::model::ChangeBatch { events: vec![c] })
+                .unwrap()
+        };
         let batch = StreamEvent {
             records: vec![
                 record("1", j(change("a", "a1")), "change"),
