@@ -135,8 +135,10 @@ pub async fn run(sdk: &aws_config::SdkConfig, options: PumpOptions) -> PumpResul
     );
     let mut next_tick = Instant::now() + options.tick;
     loop {
+        let mut busy = false;
         match pump.poll().await {
             Ok(records) if !records.is_empty() => {
+                busy = true;
                 eprintln!("[pump] {} change record(s) -> events", records.len());
                 for batch in batches(records, BATCH_SIZE) {
                     deliver(&http, &url, batch).await;
@@ -161,6 +163,9 @@ pub async fn run(sdk: &aws_config::SdkConfig, options: PumpOptions) -> PumpResul
             }
             next_tick = Instant::now() + options.tick;
         }
-        tokio::time::sleep(options.interval).await;
+        // A busy stream is read again at once, as Lambda reads a shard.
+        if !busy {
+            tokio::time::sleep(options.interval).await;
+        }
     }
 }

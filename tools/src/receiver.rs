@@ -82,6 +82,7 @@ impl Receiver {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                let _ = stream.set_nodelay(true);
                 let shared = serving.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
