@@ -56,16 +56,24 @@ impl Writer<'_> {
         subscription_id: &str,
         change: SubscriptionChange,
     ) -> Result<Written<SubscriptionRecord>, ScimError> {
-        self.run(|| async {
-            let sub = self.subscription(caller, subscription_id).await?;
-            let ctx = caller.context(operation.to_string(), Vec::new(), None);
-            Ok(match plan_subscription_change(&ctx, &sub, change) {
-                Some((next, plan)) => Decision::Apply(plan, next),
-                // Already as asked: nothing to write (L4).
-                None => Decision::Apply(Default::default(), sub),
+        let resumed = matches!(change, SubscriptionChange::Resume);
+        let written = self
+            .run(|| async {
+                let sub = self.subscription(caller, subscription_id).await?;
+                let ctx = caller.context(operation.to_string(), Vec::new(), None);
+                Ok(match plan_subscription_change(&ctx, &sub, change) {
+                    Some((next, plan)) => Decision::Apply(plan, next),
+                    // Already as asked: nothing to write (L4).
+                    None => Decision::Apply(Default::default(), sub),
+                })
             })
-        })
-        .await
+            .await?;
+        // A resumed push subscription's backlog is drained by the next retry tick.
+        let sub = &written.outcome;
+        if resumed && !written.dry_run && matches!(sub.delivery, DeliveryMethod::Push { .. }) {
+            self.store.mark_push_backlog(&sub.org_id, &sub.id).await?;
+        }
+        Ok(written)
     }
 
     /// Deletes a subscription and its receiver tokens in one transaction, then its queue
