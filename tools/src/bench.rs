@@ -4,6 +4,8 @@
 
 mod events_cost;
 
+pub use events_cost::HEADING as EVENTS_HEADING;
+
 use std::time::{Duration, Instant};
 
 use lambda_http::Body;
@@ -124,40 +126,48 @@ async fn seed_members(
     put_parallel(state, records).await
 }
 
-pub async fn run(state: AppState, large: usize) -> BenchResult<String> {
-    let admin = |method: &'static str, path: String, body: Option<Value>| {
-        let state = state.clone();
-        async move {
-            let req = request(
-                method,
-                &path,
-                Some(OPERATOR_KEY),
-                body.map(|b| b.to_string()),
-                &[],
-            )?;
-            let resp = dispatch(&state, req).await?;
-            let text = match resp.into_body() {
-                Body::Text(t) => t,
-                _ => String::new(),
-            };
-            BenchResult::Ok(serde_json::from_str::<Value>(&text)?)
-        }
+/// An admin API call with the operator key, answered as JSON.
+async fn admin_call(
+    state: &AppState,
+    method: &'static str,
+    path: String,
+    body: Option<Value>,
+) -> BenchResult<Value> {
+    let req = request(
+        method,
+        &path,
+        Some(OPERATOR_KEY),
+        body.map(|b| b.to_string()),
+        &[],
+    )?;
+    let resp = dispatch(state, req).await?;
+    let text = match resp.into_body() {
+        Body::Text(t) => t,
+        _ => String::new(),
     };
-    let org = admin(
+    Ok(serde_json::from_str::<Value>(&text)?)
+}
+
+/// A bench org with one Okta directory and its SCIM token: (bench, org id, directory id).
+async fn setup(state: &AppState) -> BenchResult<(Bench, String, String)> {
+    let org = admin_call(
+        state,
         "POST",
         "/admin/v1/orgs".into(),
         Some(json!({"name": "Bench", "verifiedDomains": ["bench.example.com"]})),
     )
     .await?;
     let org_id = org["id"].as_str().ok_or("no org id")?.to_string();
-    let dir = admin(
+    let dir = admin_call(
+        state,
         "POST",
         format!("/admin/v1/orgs/{org_id}/directories"),
         Some(json!({"name": "Bench IdP", "idp": "okta"})),
     )
     .await?;
     let dir_id = dir["id"].as_str().ok_or("no directory id")?.to_string();
-    let tok = admin(
+    let tok = admin_call(
+        state,
         "POST",
         format!("/admin/v1/orgs/{org_id}/directories/{dir_id}/tokens"),
         None,
@@ -168,6 +178,20 @@ pub async fn run(state: AppState, large: usize) -> BenchResult<String> {
         token: tok["token"].as_str().ok_or("no token")?.to_string(),
         base: format!("/scim/v2/directories/{dir_id}"),
     };
+    Ok((bench, org_id, dir_id))
+}
+
+/// Only the events section (`scimlink-local bench-events`): what events add to a write.
+pub async fn events_only(state: AppState) -> BenchResult<String> {
+    let (bench, org_id, _) = setup(&state).await?;
+    let admin = |m: &'static str, p: String, b: Option<Value>| admin_call(&state, m, p, b);
+    let rows = events_cost::rows(&bench, &org_id, admin).await?;
+    Ok(events_cost::report(&rows))
+}
+
+pub async fn run(state: AppState, large: usize) -> BenchResult<String> {
+    let admin = |m: &'static str, p: String, b: Option<Value>| admin_call(&state, m, p, b);
+    let (bench, org_id, dir_id) = setup(&state).await?;
 
     let mut groups = Vec::new();
     for (name, size) in [("Small", 10usize), ("Large", large)] {
@@ -697,7 +721,13 @@ pub async fn push_section(
 
 /// `current` (BENCHMARKS.md) with its push section replaced by `section` (or added).
 pub fn replace_push_section(current: &str, section: &str) -> String {
-    let Some(start) = current.find(PUSH_HEADING) else {
+    replace_section(current, PUSH_HEADING, section)
+}
+
+/// `current` (BENCHMARKS.md) with the section under `heading` replaced by `section` (or
+/// added at the end).
+pub fn replace_section(current: &str, heading: &str, section: &str) -> String {
+    let Some(start) = current.find(heading) else {
         let sep = if current.is_empty() || current.ends_with("\n\n") {
             ""
         } else if current.ends_with('\n') {
@@ -707,10 +737,10 @@ pub fn replace_push_section(current: &str, section: &str) -> String {
         };
         return format!("{current}{sep}{section}");
     };
-    let after = &current[start + PUSH_HEADING.len()..];
+    let after = &current[start + heading.len()..];
     let end = after
         .find("\n## ")
-        .map(|i| start + PUSH_HEADING.len() + i + 1)
+        .map(|i| start + heading.len() + i + 1)
         .unwrap_or(current.len());
     format!(
         "{}{section}{}",

@@ -119,6 +119,30 @@ async fn main() -> std::process::ExitCode {
                 }
             }
         }
+        "bench-events" => {
+            match bench::events_only(AppState::new(store, Some("bench-operator-key"))).await {
+                Ok(section) => {
+                    println!("{section}");
+                    let current = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
+                    let next = bench::replace_section(
+                        &current,
+                        bench::EVENTS_HEADING,
+                        section.trim_start(),
+                    );
+                    match std::fs::write("BENCHMARKS.md", next) {
+                        Ok(()) => std::process::ExitCode::SUCCESS,
+                        Err(e) => {
+                            eprintln!("could not write BENCHMARKS.md: {e}");
+                            std::process::ExitCode::FAILURE
+                        }
+                    }
+                }
+                Err(e) => {
+                    eprintln!("events benchmark failed: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
         "bench-push" => {
             let events = std::env::args()
                 .nth(2)
@@ -147,7 +171,7 @@ async fn main() -> std::process::ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: scimlink-local create-table | bench [members] | bench-push [events] | pump [--port P] | receive [--port P] [--secret S]");
+            eprintln!("usage: scimlink-local create-table | bench [members] | bench-events | bench-push [events] | pump [--port P] | receive [--port P] [--secret S]");
             std::process::ExitCode::from(2)
         }
     }

@@ -165,8 +165,11 @@ pub async fn rows(
     Ok(rows)
 }
 
+/// The heading of this section in BENCHMARKS.md.
+pub const HEADING: &str = "## Events (E5): what they add to a write";
+
 pub fn report(rows: &[Row]) -> String {
-    let mut out = String::from("\n## Events (E5): what they add to a write\n\n");
+    let mut out = format!("\n{HEADING}\n\n");
     out.push_str("Every write's events are one change item in its transaction. \"Events WCU\" is what that item costs (2 WCU per KB, in a transaction): the write units events add. Reads for access events happen only when the write can change someone's product roles.\n\n");
     out.push_str("| operation | DynamoDB requests | RCU | WCU | events | change item bytes | events WCU |\n|---|---:|---:|---:|---:|---:|---:|\n");
     for r in rows {
