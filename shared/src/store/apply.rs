@@ -143,39 +143,14 @@ impl Store {
         self.batch_write(&writes).await
     }
 
-    /// Unconditional writes in `BatchWriteItem`s of 25, retrying what DynamoDB leaves unprocessed.
+    /// Unconditional writes in `BatchWriteItem`s of 25, retrying what DynamoDB leaves
+    /// unprocessed (`Store::write_batches`).
     async fn batch_write(&self, writes: &[Write]) -> Result<(), ApplyError> {
-        for chunk in writes.chunks(25) {
-            let mut requests = chunk
-                .iter()
-                .map(write_request)
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut attempt = 0u32;
-            while !requests.is_empty() {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(self.table(), requests)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(|e| ApplyError::Store(service_error(e)))?;
-                self.metrics.add_capacity(out.consumed_capacity());
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut m| m.remove(self.table()))
-                    .unwrap_or_default();
-                attempt += 1;
-                if attempt > 10 {
-                    return Err(StoreError::Throttled.into());
-                }
-                if !requests.is_empty() {
-                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(6)))
-                        .await;
-                }
-            }
-        }
-        Ok(())
+        let requests = writes
+            .iter()
+            .map(write_request)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.write_batches(requests).await?)
     }
 
     async fn transact(&self, writes: &[Write]) -> Result<(), ApplyError> {

@@ -265,7 +265,10 @@ impl Store {
     }
 
     /// `BatchWriteItem`s of 25, retrying what DynamoDB leaves unprocessed.
-    async fn write_batches(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+    pub(crate) async fn write_batches(
+        &self,
+        requests: Vec<WriteRequest>,
+    ) -> Result<(), StoreError> {
         for chunk in requests.chunks(25) {
             let mut pending = chunk.to_vec();
             let mut attempt = 0u32;
