@@ -2,17 +2,30 @@
 
 use lambda_http::{Body, Request};
 use scimlink::http::AppState;
-use scimlink::store::{create_table_if_missing, MetricsSnapshot, Store};
+use scimlink::store::{create_table_with_stream, MetricsSnapshot, Store};
 use serde_json::{json, Value};
 
 pub const OPERATOR_KEY: &str = "test-operator-key";
 /// The tests' `SCIMLINK_CURSOR_KEY` (X4).
 pub const CURSOR_KEY: &str = "test-cursor-key-0123456789abcdef0123456789";
+/// The table of the tests that never read the stream: without one (see
+/// `create_table_with_stream`).
 pub const TABLE: &str = "scimlink-test";
+/// The table of the events tests (E5), with its stream, read by their pumps.
+pub const STREAM_TABLE: &str = "scimlink-test-stream";
 
 /// A store on the test table of DynamoDB Local, created if missing. One client per test:
 /// each `#[tokio::test]` has its own runtime, and connections must not cross runtimes.
 pub async fn store() -> Store {
+    store_on(TABLE, false).await
+}
+
+/// A store on the stream table (E5 tests), created if missing.
+pub async fn stream_store() -> Store {
+    store_on(STREAM_TABLE, true).await
+}
+
+async fn store_on(table: &str, stream: bool) -> Store {
     let endpoint = endpoint();
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
@@ -22,8 +35,8 @@ pub async fn store() -> Store {
         ))
         .load()
         .await;
-    let store = Store::new(&sdk, TABLE);
-    create_table_if_missing(&store)
+    let store = Store::new(&sdk, table);
+    create_table_with_stream(&store, stream)
         .await
         .expect("create the test table");
     store

@@ -46,7 +46,7 @@ struct Stack {
 impl Stack {
     async fn new(disable_after: Duration, extra_orgs: usize) -> (Self, Vec<TestDirectory>) {
         let key = EventsKey::from_secret(EVENTS_SECRET);
-        let state = AppState::new(common::store().await, Some(common::OPERATOR_KEY))
+        let state = AppState::new(common::stream_store().await, Some(common::OPERATOR_KEY))
             .with_cursor_key(common::CURSOR_KEY)
             .with_events(Some(key.clone()), true);
         let okta = TestDirectory::on(state.clone(), "okta").await;
@@ -74,7 +74,7 @@ impl Stack {
         let mut pump = StreamPump::new(
             &sdk,
             Some(&common::endpoint()),
-            common::TABLE,
+            common::STREAM_TABLE,
             StartingPosition::Latest,
         );
         pump.poll_all().await.expect("the test table has a stream");

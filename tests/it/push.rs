@@ -52,7 +52,7 @@ fn new_id(prefix: &str) -> String {
 
 impl Push {
     async fn new(config: PushConfig) -> Self {
-        let store = common::store().await;
+        let store = common::stream_store().await;
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
@@ -67,7 +67,7 @@ impl Push {
         let mut pump = StreamPump::new(
             &sdk,
             Some(&common::endpoint()),
-            common::TABLE,
+            common::STREAM_TABLE,
             StartingPosition::Latest,
         );
         // Takes the shards' current ends: what this test writes from now on is read.

@@ -2,7 +2,7 @@
 //! that the invariant checker's Scan reads one run's items and not every parallel test's.
 //! A private table is deleted by `delete()`, or, if a test panics first, when it is dropped.
 
-use scimlink::store::{create_table_if_missing, Store};
+use scimlink::store::{create_table_with_stream, Store};
 
 /// A table named `scimlink-test-<tag>-<uuid>`, created on DynamoDB Local.
 pub struct PrivateTable {
@@ -27,7 +27,8 @@ impl PrivateTable {
     pub async fn create(tag: &str) -> Self {
         let name = format!("scimlink-test-{tag}-{}", uuid_like());
         let store = plain_store(&name).await;
-        create_table_if_missing(&store)
+        // No stream: the fault matrix never reads one (see `create_table_with_stream`).
+        create_table_with_stream(&store, false)
             .await
             .expect("create a private table");
         PrivateTable {

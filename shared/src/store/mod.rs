@@ -37,7 +37,7 @@ pub use load::ItemPage;
 pub use log::{day_text, log_cursor_scope, EventFilter, LogPosition};
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use subscriptions::QUEUE_ITEM_TYPE;
-pub use table::{create_table_if_missing, TABLE_GSI1};
+pub use table::{create_table_if_missing, create_table_with_stream, TABLE_GSI1};
 
 /// The table and a client for it. Cheap to clone; built once per cold start.
 #[derive(Clone, Debug)]

@@ -26,8 +26,16 @@ fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
         .map_err(|e| StoreError::Service(e.to_string()))
 }
 
-/// Creates the table unless it exists. Returns whether it created it.
+/// Creates the table, with its stream as in infra/template.yaml, unless it exists.
+/// Returns whether it created it.
 pub async fn create_table_if_missing(store: &Store) -> Result<bool, StoreError> {
+    create_table_with_stream(store, true).await
+}
+
+/// Creates the table unless it exists, with or without its stream. Tests that never read
+/// the stream use a table without one: DynamoDB Local keeps every stream record of a long
+/// run, and slows down as they pile up.
+pub async fn create_table_with_stream(store: &Store, stream: bool) -> Result<bool, StoreError> {
     let existing = store
         .client()
         .list_tables()
@@ -61,13 +69,17 @@ pub async fn create_table_if_missing(store: &Store) -> Result<bool, StoreError> 
         .key_schema(key("sk", KeyType::Range)?)
         .global_secondary_indexes(gsi)
         // The `events` function reads change items from the stream (E5); locally, the pump.
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewImage)
-                .build()
-                .map_err(|e| StoreError::Service(e.to_string()))?,
-        )
+        .set_stream_specification(if stream {
+            Some(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewImage)
+                    .build()
+                    .map_err(|e| StoreError::Service(e.to_string()))?,
+            )
+        } else {
+            None
+        })
         .send()
         .await;
     match created {
