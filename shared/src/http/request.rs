@@ -166,6 +166,50 @@ pub fn json_body(req: &Request) -> Result<Value, ScimError> {
 
 #[cfg(test)]
 mod tests {
+    /// The sample events under `functions/*/events/` (for `cargo lambda invoke`) are API
+    /// Gateway v2 requests that lambda_http reads with the method, path and path parameters
+    /// the router gives each function.
+    #[test]
+    fn sample_events_are_api_gateway_v2_requests() {
+        for (file, method, path, param) in [
+            (
+                include_str!("../../../functions/scim-users/events/create-user.json"),
+                "POST",
+                "/scim/v2/directories/dir_sample/Users",
+                ("directoryId", "dir_sample"),
+            ),
+            (
+                include_str!("../../../functions/scim-groups/events/okta-group-patch.json"),
+                "PATCH",
+                "/scim/v2/directories/dir_sample/Groups/grp_sample",
+                ("id", "grp_sample"),
+            ),
+            (
+                include_str!(
+                    "../../../functions/scim-discovery/events/service-provider-config.json"
+                ),
+                "GET",
+                "/scim/v2/directories/dir_sample/ServiceProviderConfig",
+                ("directoryId", "dir_sample"),
+            ),
+            (
+                include_str!("../../../functions/admin/events/diagnose.json"),
+                "GET",
+                "/admin/v1/orgs/org_sample/diagnose",
+                ("proxy", "orgs/org_sample/diagnose"),
+            ),
+        ] {
+            let req = lambda_http::request::from_str(file).expect(path);
+            assert_eq!(req.method().as_str(), method);
+            assert_eq!(req.uri().path(), path);
+            assert_eq!(
+                req.path_parameters().first(param.0),
+                Some(param.1),
+                "{path}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
