@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use super::context::WriteContext;
 use super::model::{
-    AccountStatus, ConflictRecord, GroupRecord, GroupRef, ManagedBy, OrgGroupRecord, OrgRecord,
-    Outcome, Site,
+    AccountRecord, AccountStatus, ConflictRecord, GroupRecord, GroupRef, ManagedBy, OrgGroupRecord,
+    OrgRecord, Outcome, Site,
 };
 use super::plan::{Condition, Plan, Record, Write};
 use crate::scim::error::ScimError;
@@ -36,14 +36,18 @@ pub fn effective_groups(
     out
 }
 
-/// G7: the union of the groups' roles, nothing while the account is suspended.
-pub fn effective_roles(status: AccountStatus, groups: &[OrgGroupRecord]) -> BTreeSet<String> {
-    if status == AccountStatus::Suspended {
+/// G7: the union of the roles of the account's groups and of the roles a safeguard hold
+/// keeps for it (E4), nothing while the account is suspended.
+pub fn effective_roles(account: &AccountRecord, groups: &[OrgGroupRecord]) -> BTreeSet<String> {
+    if account.status == AccountStatus::Suspended {
         return BTreeSet::new();
     }
+    let kept = account.hold.iter().flat_map(|h| h.kept_roles.iter());
     groups
         .iter()
-        .flat_map(|g| g.roles.iter().cloned())
+        .flat_map(|g| g.roles.iter())
+        .chain(kept)
+        .cloned()
         .collect()
 }
 
@@ -357,7 +361,7 @@ pub fn plan_reject(ctx: &WriteContext, conflict: &ConflictRecord) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::model::Product;
+    use crate::directory::model::{Origin, Product};
 
     fn group(id: &str, roles: &[&str], managed_by: ManagedBy) -> OrgGroupRecord {
         OrgGroupRecord {
@@ -393,12 +397,20 @@ mod tests {
         // `taken` appears as an admin membership left behind after a sync: it does not count.
         let groups = effective_groups(vec![admin, taken], vec![synced]);
         assert_eq!(groups.len(), 2);
-        let roles = effective_roles(AccountStatus::Active, &groups);
+        let mut acc = crate::directory::testkit::account("a", "a@x", Origin::Scim);
+        let roles = effective_roles(&acc, &groups);
         assert_eq!(
             roles.into_iter().collect::<Vec<_>>(),
             vec!["confluence/admin", "jira/user"]
         );
-        assert!(effective_roles(AccountStatus::Suspended, &groups).is_empty());
+        // E4: a hold keeps the roles the IdP's held changes took away.
+        acc.hold = Some(crate::directory::model::AccountHold {
+            kept_roles: ["bitbucket/user".to_string()].into(),
+            ..Default::default()
+        });
+        assert!(effective_roles(&acc, &groups).contains("bitbucket/user"));
+        acc.status = AccountStatus::Suspended;
+        assert!(effective_roles(&acc, &groups).is_empty());
     }
 
     #[test]

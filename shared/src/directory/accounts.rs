@@ -26,6 +26,7 @@ fn new_account(ctx: &WriteContext, email: &str, origin: Origin, profile: Profile
         status: AccountStatus::Active,
         profile,
         link: None,
+        hold: None,
         version: 1,
         created: ctx.now.clone(),
         last_modified: ctx.now.clone(),

@@ -227,7 +227,12 @@ impl AccessWorld {
         let Some(account) = self.accounts.get(account_id) else {
             return BTreeSet::new();
         };
-        effective_roles(account.status, &self.effective(account))
+        self.roles_for(account)
+    }
+
+    /// The effective roles `account` (as given, not as stored) would have in this world.
+    pub fn roles_for(&self, account: &AccountRecord) -> BTreeSet<String> {
+        effective_roles(account, &self.effective(account))
     }
 
     fn effective(&self, account: &AccountRecord) -> Vec<OrgGroupRecord> {
@@ -375,6 +380,7 @@ pub fn transaction_changes(
     scim_changes(writes, before, &log.operation, &mut out);
     account_changes(writes, before, &mut out);
     membership_and_conflict_changes(writes, &mut out);
+    safeguard_changes(writes, &mut out);
     access_changes(writes, world, log, &mut out);
     let txn = log.id.clone();
     out.into_iter()
@@ -700,6 +706,19 @@ fn account_changes(
                 json!({ "previous": old.managed_by }),
             ));
         }
+        match (&old.hold, &a.hold) {
+            (None, Some(h)) => out.push((
+                "account:held".into(),
+                account_subject(a),
+                json!({ "hold": h }),
+            )),
+            (Some(h), None) => out.push((
+                "account:hold-ended".into(),
+                account_subject(a),
+                json!({ "previous": h, "status": a.status }),
+            )),
+            _ => {}
+        }
         match (old.status, a.status) {
             (AccountStatus::Active, AccountStatus::Suspended) => {
                 out.push(("account:suspended".into(), account_subject(a), json!({})))
@@ -811,6 +830,37 @@ fn membership_and_conflict_changes(
                 version: None,
             },
             json!({ "groupName": c.name, "orgGroupId": c.org_group_id, "groupId": c.group_id }),
+        ));
+    }
+}
+
+/// E4: a directory's safeguard tripped in this transaction.
+fn safeguard_changes(writes: &[Write], out: &mut Vec<(String, ChangeSubject, Value)>) {
+    for w in writes {
+        let Write::Put(Record::Safeguard(sg), _) = w else {
+            continue;
+        };
+        let Some(trip) = sg.tripped.as_ref().filter(|t| t.at == sg.updated) else {
+            continue;
+        };
+        out.push((
+            "safeguard:tripped".into(),
+            ChangeSubject {
+                resource_type: "Directory".into(),
+                id: sg.directory_id.clone(),
+                directory_id: Some(sg.directory_id.clone()),
+                external_id: None,
+                email: None,
+                version: Some(sg.version),
+            },
+            json!({
+                "threshold": trip.threshold,
+                "baselineUsers": trip.baseline_users,
+                "windowStart": trip.window_start,
+                "windowMinutes": sg.window_minutes,
+                "sharePercent": sg.share_percent,
+                "minCount": sg.min_count,
+            }),
         ));
     }
 }

@@ -98,6 +98,23 @@ impl WriteContext {
         }
     }
 
+    /// The context a plan was made in, as its log event records it: what a decision taken
+    /// over the finished plan (the safeguard, E4) writes its own records and events with.
+    pub fn of_event(e: &EventRecord) -> WriteContext {
+        WriteContext {
+            org_id: e.org_id.clone(),
+            verified_domains: Vec::new(),
+            default_groups: Vec::new(),
+            directory_id: e.directory_id.clone().unwrap_or_default(),
+            idp: e.idp.clone().unwrap_or_default(),
+            request_id: e.request_id.clone(),
+            now: e.time.clone(),
+            operation: e.operation.clone(),
+            quirks: Vec::new(),
+            ids: Ids::random(),
+        }
+    }
+
     pub fn event(&self, outcome: Outcome, message: String) -> EventRecord {
         EventRecord {
             org_id: self.org_id.clone(),

@@ -8,6 +8,7 @@ pub mod groups;
 pub mod model;
 pub mod orgs;
 pub mod plan;
+pub mod safeguard;
 pub mod subscriptions;
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -1,6 +1,8 @@
 //! The records of the cascade: organizations, directories, tokens, SCIM users, accounts,
 //! guards and events. Plain data; the store (de)serializes them, plans decide over them.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -223,9 +225,77 @@ pub struct AccountRecord {
     pub profile: Profile,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<LinkRef>,
+    /// E4: deprovisioning the safeguard holds for an admin's decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<AccountHold>,
     pub version: u64,
     pub created: String,
     pub last_modified: String,
+}
+
+/// E4: what a directory asked to take from an account while its safeguard was tripped,
+/// held until an admin approves or releases it (or the IdP takes it back). Meanwhile the
+/// account keeps its status, and its effective access includes `kept_roles`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountHold {
+    /// The directory whose deprovisioning is held.
+    pub directory_id: String,
+    /// When the first held deprovisioning arrived.
+    pub since: String,
+    /// The IdP deactivated or deleted the account's SCIM user: the suspension waits.
+    #[serde(default)]
+    pub suspend: bool,
+    /// Roles the IdP's changes took away (removed memberships, a deleted user's groups),
+    /// kept until the hold ends.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub kept_roles: BTreeSet<String>,
+    /// Every role the account would lose if the hold were approved, as of the last held
+    /// deprovisioning (all its roles when a suspension waits).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub would_lose: BTreeSet<String>,
+    /// What was held, one sentence per held write, oldest first.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+}
+
+/// E4: a directory's mass-deprovisioning safeguard: the admin's settings and the current
+/// window's count, in one item, so that every counted deprovisioning of the directory
+/// updates it under a version condition (two racing ones cannot both slip under the bar).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SafeguardRecord {
+    pub org_id: String,
+    pub directory_id: String,
+    pub enabled: bool,
+    /// Trips past this share (percent) of the directory's users within the window...
+    pub share_percent: u32,
+    /// ...and never before this many deprovisionings.
+    pub min_count: u32,
+    pub window_minutes: u32,
+    /// The window opens at its first counted deprovisioning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_start: Option<String>,
+    /// The directory's users when the window opened: what the share is of.
+    #[serde(default)]
+    pub baseline_users: u64,
+    /// Deprovisionings let through in the window.
+    #[serde(default)]
+    pub counted: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tripped: Option<SafeguardTrip>,
+    pub version: u64,
+    pub updated: String,
+}
+
+/// When and why a safeguard tripped; it stays tripped until an admin has decided every hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SafeguardTrip {
+    pub at: String,
+    pub threshold: u32,
+    pub baseline_users: u64,
+    pub window_start: String,
 }
 
 /// What one directory says about one group: its canonical document without `members`
@@ -319,6 +389,8 @@ pub enum Outcome {
     Conflict,
     Refused,
     Deleted,
+    /// E4: the safeguard held a deprovisioning (or tripped).
+    Held,
 }
 
 impl Outcome {
@@ -334,6 +406,7 @@ impl Outcome {
             Outcome::Conflict => "conflict",
             Outcome::Refused => "refused",
             Outcome::Deleted => "deleted",
+            Outcome::Held => "held",
         }
     }
 }

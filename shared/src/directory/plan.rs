@@ -6,7 +6,7 @@ use crate::scim::error::ScimError;
 
 use super::model::{
     AccountRecord, ChangeBatch, ConflictRecord, DirectoryRecord, EventRecord, GroupRecord, Guard,
-    OrgGroupRecord, OrgRecord, TokenRecord, UserRecord,
+    OrgGroupRecord, OrgRecord, SafeguardRecord, TokenRecord, UserRecord,
 };
 
 /// A record the store knows how to key and serialize.
@@ -44,6 +44,15 @@ pub enum Record {
         directory_id: String,
         group_id: String,
         user_id: String,
+    },
+    /// E4: a directory's safeguard settings and window.
+    Safeguard(SafeguardRecord),
+    /// E4: account `account_id` has a hold of directory `directory_id` (the listing entry;
+    /// the hold itself is on the account).
+    HeldAccount {
+        org_id: String,
+        directory_id: String,
+        account_id: String,
     },
 }
 

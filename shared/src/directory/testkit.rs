@@ -85,6 +85,7 @@ pub(crate) fn account(id: &str, email: &str, origin: Origin) -> AccountRecord {
         status: AccountStatus::Active,
         profile: owner_profile(),
         link: None,
+        hold: None,
         version: 5,
         created: EARLIER.into(),
         last_modified: EARLIER.into(),

@@ -360,6 +360,7 @@ pub(crate) fn link_to_email(
                 status: status_for(doc),
                 profile: profile_from_doc(doc),
                 link: Some(link),
+                hold: None,
                 version: 1,
                 created: ctx.now.clone(),
                 last_modified: ctx.now.clone(),
@@ -402,6 +403,7 @@ pub(crate) fn link_to_email(
             let mut next = acc.clone();
             next.link = Some(link);
             next.status = status_for(doc);
+            resolve_hold(ctx, plan, acc, &mut next);
             next.version = acc.version + 1;
             next.last_modified = ctx.now.clone();
             let origin = origin_word(acc.origin);
@@ -706,11 +708,28 @@ fn sync_linked_account(ctx: &WriteContext, plan: &mut Plan, acc: &AccountRecord,
     if managed_by_directory(acc, &ctx.directory_id) {
         next.profile = profile_from_doc(doc);
     }
+    resolve_hold(ctx, plan, acc, &mut next);
     if next != *acc {
         next.version = acc.version + 1;
         next.last_modified = ctx.now.clone();
         plan.put(Record::Account(next), account_condition(acc));
         plan.prior(Record::Account(acc.clone()));
+    }
+}
+
+/// E4: an IdP write that makes a held account's user active again resolves the held
+/// suspension (the way the IdP now intends), and the log says so.
+fn resolve_hold(
+    ctx: &WriteContext,
+    plan: &mut Plan,
+    acc: &AccountRecord,
+    next: &mut AccountRecord,
+) {
+    if let Some(line) = super::safeguard::idp_reactivated(ctx, plan, acc, next) {
+        plan.event(super::model::EventRecord {
+            email: Some(acc.email.clone()),
+            ..ctx.event(Outcome::Held, line)
+        });
     }
 }
 

@@ -54,6 +54,18 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "a directory handed an account back to the org's admins",
     ),
     (
+        "account:held",
+        "the safeguard held an account's deprovisioning for an admin (E4)",
+    ),
+    (
+        "account:hold-ended",
+        "an account's hold ended: approved, released, or taken back by the IdP (E4)",
+    ),
+    (
+        "safeguard:tripped",
+        "a directory's mass-deprovisioning safeguard tripped (E4)",
+    ),
+    (
         "account:updated",
         "an account's profile changed (previous values)",
     ),

@@ -198,8 +198,9 @@ impl ScimRequest<'_> {
     }
 
     /// The write service of this request (a dry run when `?dryRun=true`).
+    /// Its deprovisionings count toward the directory's safeguard (E4).
     pub fn writer(&self) -> Writer<'_> {
-        Writer::new(self.store, self.dry_run())
+        Writer::new(self.store, self.dry_run()).safeguarded_by(self.directory_id())
     }
 
     /// The `If-Match` header (S6), checked by the write service against the stored version.

@@ -8,7 +8,7 @@ use super::keys;
 use super::{Store, StoreError};
 use crate::directory::changes::{AccessNeeds, AccessWorld};
 use crate::directory::model::{AccountRecord, ConflictRecord, GroupRecord, OrgGroupRecord};
-use crate::directory::plan::{Record, Write};
+use crate::directory::plan::{Condition, Record, Write};
 
 /// An IdP group's members as accounts: linked accounts, and SCIM users linked to none.
 #[derive(Debug, Default)]
@@ -316,7 +316,18 @@ impl Store {
                 }
             }
         }
-        linked.retain(|u| !planned_users.contains(u) || needs.users.contains(u));
+        // A user the plan creates is in no group yet; one it updates (a deactivation) is
+        // in the groups it was in, and they are what its account loses.
+        let created_users: BTreeSet<(String, String)> = writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Put(Record::User(u), Condition::Absent) => {
+                    Some((u.directory_id.clone(), u.id.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        linked.retain(|u| !created_users.contains(u) || needs.users.contains(u));
         let memberships = futures::future::try_join_all(
             world
                 .accounts

@@ -106,6 +106,12 @@ pub fn record_key(record: &Record) -> (String, String) {
             org_group_id,
             account_id,
         } => keys::org_member(org_id, org_group_id, account_id),
+        Record::Safeguard(sg) => keys::safeguard(&sg.directory_id),
+        Record::HeldAccount {
+            directory_id,
+            account_id,
+            ..
+        } => keys::held_account(directory_id, account_id),
     }
 }
 
@@ -163,6 +169,14 @@ fn scim_item(
     item.insert("created".into(), s(created));
     item.insert("lastModified".into(), s(last_modified));
     Ok(item)
+}
+
+/// The listing entry of a held account (E4): which account of which org.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldAccountRef {
+    pub org_id: String,
+    pub account_id: String,
 }
 
 /// The full item for a record.
@@ -321,6 +335,28 @@ pub fn record_item(record: &Record) -> Result<Item, StoreError> {
             item.insert("gsi1pk".into(), s(keys::subscriptions_of(&sub.org_id)));
             item.insert("gsi1sk".into(), s(&sub.id));
             item.insert("version".into(), n(sub.version));
+            Ok(item)
+        }
+        Record::Safeguard(sg) => {
+            let mut item = data_item(key, "safeguard", sg)?;
+            item.insert("version".into(), n(sg.version));
+            Ok(item)
+        }
+        Record::HeldAccount {
+            org_id,
+            directory_id,
+            account_id,
+        } => {
+            let mut item = data_item(
+                key,
+                "hold",
+                &HeldAccountRef {
+                    org_id: org_id.clone(),
+                    account_id: account_id.clone(),
+                },
+            )?;
+            item.insert("gsi1pk".into(), s(keys::holds_of(directory_id)));
+            item.insert("gsi1sk".into(), s(account_id));
             Ok(item)
         }
         Record::Changes(b) => {

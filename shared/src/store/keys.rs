@@ -179,6 +179,22 @@ pub fn org_group_name_guard(org_id: &str, lower: &str) -> (String, String) {
     (format!("ORG#{org_id}#OGROUPNAME#{lower}"), "GUARD".into())
 }
 
+/// E4: a directory's safeguard (settings and window), beside the directory's item.
+pub fn safeguard(directory_id: &str) -> (String, String) {
+    (format!("DIR#{directory_id}"), "SAFEGUARD".into())
+}
+/// E4: the listing entry of an account held by a directory's safeguard.
+pub fn held_account(directory_id: &str, account_id: &str) -> (String, String) {
+    (
+        format!("DIR#{directory_id}#HOLD#{account_id}"),
+        "HOLD".into(),
+    )
+}
+/// GSI1 partition of a directory's held accounts (one entry per account).
+pub fn holds_of(directory_id: &str) -> String {
+    format!("DIR#{directory_id}#HOLDS")
+}
+
 /// A held group awaiting review; listed per org through GSI1 by name.
 pub fn conflict(org_id: &str, directory_id: &str, group_id: &str) -> (String, String) {
     (

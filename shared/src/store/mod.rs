@@ -13,6 +13,7 @@ mod listing;
 mod load;
 mod log;
 mod metrics;
+mod safeguard;
 mod subscriptions;
 mod table;
 

@@ -9,14 +9,12 @@ use crate::directory::model::ChangeBatch;
 use crate::directory::plan::{Condition, Plan, Record, Write};
 use crate::store::{Store, StoreError};
 
-/// The transactions that apply `plan`, each with its change item when it has events.
-pub async fn transactions_with_changes(
-    store: &Store,
-    plan: &Plan,
-) -> Result<Vec<Vec<Write>>, StoreError> {
-    let mut parts = plan.transactions();
+/// What a plan's access events (and the safeguard, E4) are computed over: read before the
+/// apply, only what the plan's access needs (nothing when it touches no access), and
+/// seeded with the records the plan loaded.
+pub async fn access_world_of(store: &Store, plan: &Plan) -> Result<AccessWorld, StoreError> {
     let Some(org_id) = plan.events().next().map(|e| e.org_id.clone()) else {
-        return Ok(parts);
+        return Ok(AccessWorld::default());
     };
     let needs = access_needs(&plan.writes, &plan.after, &plan.before);
     let all: Vec<Write> = plan.writes.iter().chain(&plan.after).cloned().collect();
@@ -24,6 +22,13 @@ pub async fn transactions_with_changes(
         .access_world(&org_id, &needs, &all, &plan.before)
         .await?;
     seed_with_before(&mut world, &plan.before);
+    Ok(world)
+}
+
+/// The transactions that apply `plan`, each with its change item when it has events,
+/// derived over `world` ([`access_world_of`] the plan).
+pub fn transactions_with_changes(plan: &Plan, mut world: AccessWorld) -> Vec<Vec<Write>> {
+    let mut parts = plan.transactions();
     for part in &mut parts {
         let Some(log) = part.iter().find_map(|w| match w {
             Write::Put(Record::Event(e), _) => Some(e.clone()),
@@ -48,7 +53,7 @@ pub async fn transactions_with_changes(
             ));
         }
     }
-    Ok(parts)
+    parts
 }
 
 /// The records a plan replaces are what is stored now: they take precedence over the

@@ -31,6 +31,7 @@ pub mod accounts;
 pub mod changes;
 pub mod groups;
 pub mod orgs;
+pub mod safeguard;
 pub mod subscriptions;
 pub mod users;
 
@@ -125,16 +126,32 @@ pub struct Written<T> {
     pub dry_run: bool,
 }
 
-/// The write service of one request: the store and whether it is a dry run.
+/// The write service of one request: the store, whether it is a dry run, and whose
+/// safeguard counts its deprovisionings.
 #[derive(Clone, Copy, Debug)]
 pub struct Writer<'a> {
     pub store: &'a Store,
     pub dry_run: bool,
+    /// E4: the directory whose IdP makes this write (a SCIM request): its safeguard counts
+    /// and holds what the write deprovisions. `None` for admin calls.
+    pub safeguarded: Option<&'a str>,
 }
 
 impl<'a> Writer<'a> {
     pub fn new(store: &'a Store, dry_run: bool) -> Self {
-        Writer { store, dry_run }
+        Writer {
+            store,
+            dry_run,
+            safeguarded: None,
+        }
+    }
+
+    /// The same writer, for a write a directory's IdP makes (E4).
+    pub fn safeguarded_by(self, directory_id: &'a str) -> Self {
+        Writer {
+            safeguarded: Some(directory_id),
+            ..self
+        }
     }
 
     /// Runs `attempt` (load, then plan) and applies its plan, again after every lost race.
@@ -149,24 +166,30 @@ impl<'a> Writer<'a> {
             // own; on the heap they keep a request's stack small.
             match Box::pin(attempt()).await? {
                 Decision::Refuse(refusal) => return Err(self.refuse(refusal).await),
-                Decision::Apply(plan, outcome) if self.dry_run => {
-                    return Ok(Written {
-                        outcome,
-                        plan,
-                        dry_run: true,
-                    })
-                }
-                Decision::Apply(plan, outcome) => match Box::pin(self.apply(&plan)).await {
-                    Ok(()) => {
+                Decision::Apply(mut plan, outcome) => {
+                    // What the plan's access events are computed over; the safeguard (E4)
+                    // decides over the same reads and may hold part of the plan.
+                    let world = Box::pin(self.guard(&mut plan)).await?;
+                    if self.dry_run {
                         return Ok(Written {
                             outcome,
                             plan,
-                            dry_run: false,
-                        })
+                            dry_run: true,
+                        });
                     }
-                    Err(ApplyError::Stale) => tokio::time::sleep(backoff(tries)).await,
-                    Err(ApplyError::Store(e)) => return Err(e.into()),
-                },
+                    let parts = changes::transactions_with_changes(&plan, world);
+                    match self.store.apply_transactions(&parts).await {
+                        Ok(()) => {
+                            return Ok(Written {
+                                outcome,
+                                plan,
+                                dry_run: false,
+                            })
+                        }
+                        Err(ApplyError::Stale) => tokio::time::sleep(backoff(tries)).await,
+                        Err(ApplyError::Store(e)) => return Err(e.into()),
+                    }
+                }
             }
         }
         tracing::warn!(
@@ -174,13 +197,6 @@ impl<'a> Writer<'a> {
             "write lost every race; answering 503"
         );
         Err(contended())
-    }
-
-    /// Applies a plan with its change events (E5), read and derived afresh on every
-    /// attempt, since a lost race changes what the plan does.
-    async fn apply(&self, plan: &Plan) -> Result<(), ApplyError> {
-        let parts = changes::transactions_with_changes(self.store, plan).await?;
-        self.store.apply_transactions(&parts).await
     }
 
     /// Writes a refusal's log event (unless this is a dry run) and returns its error. A

@@ -326,7 +326,7 @@ async fn access_changes(
             .into_iter()
             .filter(|g| g.id != b.org_group.id)
             .collect();
-        let other_roles = effective_roles(a.status, &others);
+        let other_roles = effective_roles(a, &others);
         let change = access_change(a.status, &other_roles, &b.org_group);
         out.push(json!({
             "accountId": a.id,

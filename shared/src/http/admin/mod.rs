@@ -6,6 +6,7 @@
 //! - `accounts`: invites, JIT sign-ins, accounts, links, unlink and relink (L9, L10);
 //! - `access`: sites, products, org groups, access, held conflicts (G2-G4, G7);
 //! - `log`: the troubleshooting log and diagnose (E1, E2);
+//! - `safeguard`: a directory's mass-deprovisioning safeguard and its holds (E4);
 //! - `subscriptions`: receivers of the org's events, their state, redelivery (E5, X5);
 //! - `poll`: SET delivery by poll (RFC 8936), authenticated by a receiver's own token.
 //!
@@ -18,12 +19,14 @@ mod log;
 mod orgs;
 mod poll;
 mod render;
+mod safeguard;
 mod subscriptions;
 
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use super::request::body_bytes;
 use super::{finish, request_id, AppState};
+use crate::directory::safeguard::HoldDecision;
 use crate::directory::subscriptions::SubscriptionChange;
 use crate::scim::error::ScimError;
 use crate::scim::limits::check_admin_request;
@@ -172,6 +175,15 @@ async fn serve(state: &AppState, req: &Request) -> Result<Response<Body>, ScimEr
         }
         ("POST", ["directories", dir, "users", user, "relink"]) => {
             accounts::relink(call, dir, user).await
+        }
+        ("GET", ["directories", dir, "safeguard"]) => safeguard::get(call, dir).await,
+        ("PUT", ["directories", dir, "safeguard"]) => safeguard::put(call, dir).await,
+        ("GET", ["directories", dir, "safeguard", "holds"]) => safeguard::holds(call, dir).await,
+        ("POST", ["directories", dir, "safeguard", "holds", "approve"]) => {
+            safeguard::decide(call, dir, HoldDecision::Approve).await
+        }
+        ("POST", ["directories", dir, "safeguard", "holds", "release"]) => {
+            safeguard::decide(call, dir, HoldDecision::Release).await
         }
         ("GET", ["events"]) => log::events(call, None).await,
         ("GET", ["diagnose"]) => log::diagnose(call).await,

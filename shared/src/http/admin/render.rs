@@ -108,7 +108,7 @@ pub fn products_json(org: &OrgRecord) -> Value {
 pub async fn access_json(call: &AdminCall<'_>, a: &AccountRecord) -> Result<Value, ScimError> {
     let (admin, synced) = call.store.account_groups(a).await?;
     let groups = effective_groups(admin, synced);
-    let roles = effective_roles(a.status, &groups);
+    let roles = effective_roles(a, &groups);
     Ok(json!({
         "account": account_json(call, a),
         "roles": roles,
