@@ -794,10 +794,11 @@ async fn cost_of_each_user_operation() {
     );
     assert!(put.requests <= 4, "{put:?}");
     // A deactivation suspends the account: its admin memberships and its user's groups
-    // are read (one round trip, two queries) to say which access it loses (E5).
-    assert!(patch.requests <= 6, "{patch:?}");
-    // A delete unlinks the account: the same two queries say which access it loses (E5).
-    assert!(delete.requests <= 7, "{delete:?}");
+    // are read (one round trip, two queries) to say which access it loses (E5), and the
+    // directory's safeguard beside them (E4: it deprovisions someone).
+    assert!(patch.requests <= 7, "{patch:?}");
+    // A delete unlinks the account: the same reads say which access it loses (E5, E4).
+    assert!(delete.requests <= 8, "{delete:?}");
 }
 
 #[tokio::test]

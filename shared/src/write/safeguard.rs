@@ -30,29 +30,26 @@ pub struct HoldDecided {
 impl Writer<'_> {
     /// Reads what the plan's access events need and, for a directory's write that
     /// deprovisions someone while the directory's safeguard is on, counts it and holds
-    /// what is past the threshold (rewriting `plan`). A write that deprovisions nobody
-    /// reads nothing more than its events need; one that does reads the safeguard (one
-    /// `GetItem`) and, when a window opens, the directory's user count.
+    /// what is past the threshold (rewriting `plan`). A write that cannot take anything
+    /// (a create, a profile change, an addition) reads nothing more than its events need;
+    /// one that can reads the safeguard (one `GetItem`, in the same round trip) and, when a
+    /// window opens, the directory's user count.
     pub(super) async fn guard(&self, plan: &mut Plan) -> Result<AccessWorld, StoreError> {
-        let world = access_world_of(self.store, plan).await?;
-        let Some(directory_id) = self.safeguarded else {
+        let Some(directory_id) = self.safeguarded.filter(|_| may_deprovision(plan)) else {
+            return access_world_of(self.store, plan).await;
+        };
+        // The safeguard is read beside the access world: one more request, no more waiting.
+        let (world, sg) = futures::try_join!(
+            access_world_of(self.store, plan),
+            self.store.get_safeguard(directory_id)
+        )?;
+        let Some(sg) = sg.filter(|s| s.enabled) else {
             return Ok(world);
         };
-        if !may_deprovision(plan) {
-            return Ok(world);
-        }
         let found = deprovisionings(plan, &world);
         if found.is_empty() {
             return Ok(world);
         }
-        let Some(sg) = self
-            .store
-            .get_safeguard(directory_id)
-            .await?
-            .filter(|s| s.enabled)
-        else {
-            return Ok(world);
-        };
         let Some(ctx) = plan.events().next().map(WriteContext::of_event) else {
             return Ok(world);
         };
