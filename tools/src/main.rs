@@ -1,7 +1,8 @@
 //! `scimlink-local create-table`: creates the table on DynamoDB Local (`AWS_ENDPOINT_URL_DYNAMODB`,
 //! `SCIMLINK_TABLE`). `scimlink-local bench [members]`: the benchmark behind `make bench`;
 //! it writes BENCHMARKS.md. `scimlink-local bench-push [events]`: only its push-latency
-//! section, updated in place in BENCHMARKS.md.
+//! section, updated in place in BENCHMARKS.md; `bench-events` and `bench-bulk` likewise
+//! regenerate only their sections.
 //! `scimlink-local pump [--port P] [--interval-ms N] [--tick-seconds N]`: the local event
 //! source mapping (`make run` starts it). `scimlink-local receive [--port P] [--secret S]`:
 //! a loopback SET receiver that prints what arrives (and verifies it, given the secret).
@@ -11,6 +12,33 @@ mod pump;
 
 use scimlink::http::AppState;
 use scimlink::store::{create_table_if_missing, Store};
+
+/// Prints a benchmark section and puts it in place of the one under `heading` in
+/// BENCHMARKS.md (or adds it).
+fn update_section(
+    heading: &str,
+    section: Result<String, Box<dyn std::error::Error + Send + Sync>>,
+    what: &str,
+) -> std::process::ExitCode {
+    match section {
+        Ok(section) => {
+            println!("{section}");
+            let current = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
+            let next = bench::replace_section(&current, heading, section.trim_start());
+            match std::fs::write("BENCHMARKS.md", next) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("could not write BENCHMARKS.md: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("{what} benchmark failed: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 
 /// The value after `--name` on the command line.
 fn flag(name: &str) -> Option<String> {
@@ -119,30 +147,16 @@ async fn main() -> std::process::ExitCode {
                 }
             }
         }
-        "bench-events" => {
-            match bench::events_only(AppState::new(store, Some("bench-operator-key"))).await {
-                Ok(section) => {
-                    println!("{section}");
-                    let current = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
-                    let next = bench::replace_section(
-                        &current,
-                        bench::EVENTS_HEADING,
-                        section.trim_start(),
-                    );
-                    match std::fs::write("BENCHMARKS.md", next) {
-                        Ok(()) => std::process::ExitCode::SUCCESS,
-                        Err(e) => {
-                            eprintln!("could not write BENCHMARKS.md: {e}");
-                            std::process::ExitCode::FAILURE
-                        }
-                    }
-                }
-                Err(e) => {
-                    eprintln!("events benchmark failed: {e}");
-                    std::process::ExitCode::FAILURE
-                }
-            }
-        }
+        "bench-events" => update_section(
+            bench::EVENTS_HEADING,
+            bench::events_only(AppState::new(store, Some("bench-operator-key"))).await,
+            "events",
+        ),
+        "bench-bulk" => update_section(
+            bench::BULK_HEADING,
+            bench::bulk_only(AppState::new(store, Some("bench-operator-key"))).await,
+            "bulk",
+        ),
         "bench-push" => {
             let events = std::env::args()
                 .nth(2)
@@ -171,7 +185,7 @@ async fn main() -> std::process::ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: scimlink-local create-table | bench [members] | bench-events | bench-push [events] | pump [--port P] | receive [--port P] [--secret S]");
+            eprintln!("usage: scimlink-local create-table | bench [members] | bench-events | bench-bulk | bench-push [events] | pump [--port P] | receive [--port P] [--secret S]");
             std::process::ExitCode::from(2)
         }
     }

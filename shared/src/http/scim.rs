@@ -51,7 +51,10 @@ pub(crate) trait ResourceEndpoint {
 }
 
 /// Routes a request of endpoint `E` by method and path (405 with `Allow` otherwise).
-async fn serve<E: ResourceEndpoint>(ctx: ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
+/// `/Bulk` runs each of its operations through here as well.
+pub(crate) async fn serve<E: ResourceEndpoint>(
+    ctx: ScimRequest<'_>,
+) -> Result<Response<Body>, ScimError> {
     let method = ctx.req.method().as_str();
     match (method, ctx.route.id.as_deref()) {
         ("GET", None) => E::list(&ctx, &ctx.params).await,
@@ -91,25 +94,7 @@ pub(crate) async fn handle<E: ResourceEndpoint>(state: &AppState, req: &Request)
         .unwrap_or_default();
     let result = async {
         let route = route.ok_or_else(|| ScimError::not_found("no such endpoint"))?;
-        // Oversized bodies are refused before anything is read.
-        if body_bytes(req).len() > MAX_PAYLOAD_BYTES {
-            return Err(ScimError::payload_too_large(MAX_PAYLOAD_BYTES));
-        }
-        let auth = authenticate_directory(store, req, &route.directory_id).await?;
-        let params = query_params(req);
-        crate::scim::limits::check_scim_request(route.id.as_deref(), &params)?;
-        let base = super::request::scim_base_url(req, &route.directory_id);
-        serve::<E>(ScimRequest {
-            store,
-            req,
-            base,
-            route,
-            auth,
-            rid: rid.clone(),
-            params,
-            cursor_key: &state.cursor_key,
-        })
-        .await
+        serve::<E>(open_request(state, req, route, &rid).await?).await
     }
     .await;
     let response = finish(result);
@@ -127,6 +112,33 @@ pub(crate) async fn handle<E: ResourceEndpoint>(state: &AppState, req: &Request)
         "scim request"
     );
     response
+}
+
+/// The checks every SCIM request of a directory passes before it is served: the body
+/// size (before anything is read), the bearer token (X1, X2), the path id and the flags.
+pub(crate) async fn open_request<'a>(
+    state: &'a AppState,
+    req: &'a Request,
+    route: Route,
+    rid: &str,
+) -> Result<ScimRequest<'a>, ScimError> {
+    if body_bytes(req).len() > MAX_PAYLOAD_BYTES {
+        return Err(ScimError::payload_too_large(MAX_PAYLOAD_BYTES));
+    }
+    let auth = authenticate_directory(&state.store, req, &route.directory_id).await?;
+    let params = query_params(req);
+    crate::scim::limits::check_scim_request(route.id.as_deref(), &params)?;
+    let base = super::request::scim_base_url(req, &route.directory_id);
+    Ok(ScimRequest {
+        store: &state.store,
+        req,
+        base,
+        route,
+        auth,
+        rid: rid.to_string(),
+        params,
+        cursor_key: &state.cursor_key,
+    })
 }
 
 /// `attributes` / `excludedAttributes` of a request.
