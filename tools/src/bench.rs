@@ -532,7 +532,7 @@ fn report(rows: &[(String, Duration, MetricsSnapshot)], large: usize) -> String 
 
 /// Events the push benchmark writes and measures.
 pub const PUSH_EVENTS: usize = 1_000;
-const PUSH_HEADING: &str = "## Push latency: commit to receiver";
+pub const PUSH_HEADING: &str = "## Push latency: commit to receiver";
 
 /// One push latency run: `events` change items written one transaction at a time
 /// through `store.apply`, read from DynamoDB Local's stream by the in-process pump (at once
@@ -729,11 +729,6 @@ pub async fn push_section(
          The section took {:.1} s.\n",
         started.elapsed().as_secs_f64(),
     ))
-}
-
-/// `current` (BENCHMARKS.md) with its push section replaced by `section` (or added).
-pub fn replace_push_section(current: &str, section: &str) -> String {
-    replace_section(current, PUSH_HEADING, section)
 }
 
 /// `current` (BENCHMARKS.md) with the section under `heading` replaced by `section` (or

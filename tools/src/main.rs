@@ -163,26 +163,11 @@ async fn main() -> std::process::ExitCode {
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(bench::PUSH_EVENTS);
             let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok();
-            match bench::push_section(&sdk, endpoint.as_deref(), &store, events).await {
-                Ok(section) => {
-                    println!("{section}");
-                    let current = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
-                    match std::fs::write(
-                        "BENCHMARKS.md",
-                        bench::replace_push_section(&current, &section),
-                    ) {
-                        Ok(()) => std::process::ExitCode::SUCCESS,
-                        Err(e) => {
-                            eprintln!("could not write BENCHMARKS.md: {e}");
-                            std::process::ExitCode::FAILURE
-                        }
-                    }
-                }
-                Err(e) => {
-                    eprintln!("push benchmark failed: {e}");
-                    std::process::ExitCode::FAILURE
-                }
-            }
+            update_section(
+                bench::PUSH_HEADING,
+                bench::push_section(&sdk, endpoint.as_deref(), &store, events).await,
+                "push",
+            )
         }
         _ => {
             eprintln!("usage: scimlink-local create-table | bench [members] | bench-events | bench-bulk | bench-push [events] | pump [--port P] | receive [--port P] [--secret S]");

@@ -14,9 +14,9 @@ use serde_json::{json, Map, Value};
 use super::groups::GroupsEndpoint;
 use super::request::json_body;
 use super::response::scim_json;
-use super::scim::{open_request, serve, ScimRequest};
+use super::scim::{open_request, serve, RequestMeter, ScimRequest};
 use super::users::UsersEndpoint;
-use super::{finish, request_id, AppState, Route};
+use super::{finish, AppState, Route};
 use crate::scim::bulk::{
     parse_bulk_request, schedule, unresolved_detail, BulkEndpoint, BulkEntry, BulkMethod,
     BulkOperation, BulkRequest, Step, BULK_RESPONSE, BULK_TIME_BUDGET,
@@ -24,26 +24,21 @@ use crate::scim::bulk::{
 use crate::scim::error::{ScimError, ScimType};
 use crate::scim::limits::check_scim_request;
 
-/// Entry point of the `scim-bulk` function. Logs one line per Bulk request: request id,
-/// directory, how many operations ran, were refused or were not run, the statuses, and what
-/// the whole request cost in DynamoDB requests and capacity. Never the token, never a body.
+/// Entry point of the `scim-bulk` function. Logs one line per Bulk request (`RequestMeter`):
+/// request id, directory, how many operations ran, were refused or were not run, the
+/// statuses, and what the whole request cost in DynamoDB requests and capacity.
 pub async fn handle_scim_bulk(
     state: &AppState,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let store = &state.store;
-    let before = store.metrics().snapshot();
-    let started = Instant::now();
-    let rid = request_id(&req);
-    let route = Route::for_resource(&req, "Bulk");
-    let directory = route
-        .as_ref()
-        .map(|r| r.directory_id.clone())
-        .unwrap_or_default();
-    let mut summary = BulkSummary::default();
+    let meter = RequestMeter::start(state, &req, "Bulk");
+    let mut summary = None;
     let result = async {
-        let route = route.ok_or_else(|| ScimError::not_found("no such endpoint"))?;
-        let ctx = open_request(state, &req, route, &rid).await?;
+        let route = meter
+            .route
+            .clone()
+            .ok_or_else(|| ScimError::not_found("no such endpoint"))?;
+        let ctx = open_request(state, &req, route, &meter.rid).await?;
         if ctx.req.method() != http::Method::POST || ctx.route.id.is_some() {
             return Err(ScimError::method_not_allowed(
                 "/Bulk takes POST only (RFC 7644 §3.7)",
@@ -52,7 +47,7 @@ pub async fn handle_scim_bulk(
         }
         let request = parse_bulk_request(&json_body(ctx.req)?)?;
         let results = run_bulk(&ctx, &request).await;
-        summary = BulkSummary::of(&request, &results);
+        summary = Some(BulkSummary::of(&request, &results));
         Ok(scim_json(
             200,
             &bulk_response(&request.entries, &results),
@@ -61,22 +56,7 @@ pub async fn handle_scim_bulk(
     }
     .await;
     let response = finish(result);
-    let cost = store.metrics().snapshot() - before;
-    tracing::info!(
-        request_id = %rid,
-        directory = %directory,
-        status = response.status().as_u16(),
-        operations = summary.operations,
-        ran = summary.ran,
-        refused = summary.refused,
-        not_run = summary.not_run,
-        statuses = %summary.statuses(),
-        dynamodb_requests = cost.requests,
-        read_units = cost.read_units,
-        write_units = cost.write_units,
-        millis = started.elapsed().as_millis() as u64,
-        "scim bulk request"
-    );
+    meter.log(state, &req, &response, summary.as_ref());
     Ok(response)
 }
 
@@ -300,13 +280,12 @@ fn bulk_response(entries: &[BulkEntry], results: &BTreeMap<usize, OperationResul
     json!({"schemas": [BULK_RESPONSE], "Operations": operations})
 }
 
-/// The counts of the log line.
-#[derive(Default)]
-struct BulkSummary {
-    operations: usize,
-    ran: usize,
-    refused: usize,
-    not_run: usize,
+/// What the log line says of a Bulk request's operations.
+pub(crate) struct BulkSummary {
+    pub operations: usize,
+    pub ran: usize,
+    pub refused: usize,
+    pub not_run: usize,
     by_status: BTreeMap<u16, usize>,
 }
 
@@ -327,7 +306,7 @@ impl BulkSummary {
     }
 
     /// `201:50 409:1`.
-    fn statuses(&self) -> String {
+    pub fn statuses(&self) -> String {
         self.by_status
             .iter()
             .map(|(s, n)| format!("{s}:{n}"))

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
+use super::bulk::BulkSummary;
 use super::request::{body_bytes, json_body};
 use super::response::scim_json;
 use super::{
@@ -16,7 +17,7 @@ use crate::directory::plan::Plan;
 use crate::scim::error::ScimError;
 use crate::scim::list::{parse_attr_list, project, render, AttrRef, RenderMeta};
 use crate::scim::schema::{ResourceType, SEARCH_REQUEST};
-use crate::store::Store;
+use crate::store::{MetricsSnapshot, Store};
 use crate::write::{Caller, Writer};
 
 /// One authenticated SCIM request of a directory.
@@ -82,36 +83,70 @@ pub(crate) async fn serve<E: ResourceEndpoint>(
 /// directory, method, status, and what the request cost in DynamoDB requests and capacity.
 /// Never the token, never the body.
 pub(crate) async fn handle<E: ResourceEndpoint>(state: &AppState, req: &Request) -> Response<Body> {
-    let resource = E::NAME;
-    let store = &state.store;
-    let before = store.metrics().snapshot();
-    let started = std::time::Instant::now();
-    let rid = request_id(req);
-    let route = Route::for_resource(req, resource);
-    let directory = route
-        .as_ref()
-        .map(|r| r.directory_id.clone())
-        .unwrap_or_default();
+    let meter = RequestMeter::start(state, req, E::NAME);
     let result = async {
-        let route = route.ok_or_else(|| ScimError::not_found("no such endpoint"))?;
-        serve::<E>(open_request(state, req, route, &rid).await?).await
+        let route = meter
+            .route
+            .clone()
+            .ok_or_else(|| ScimError::not_found("no such endpoint"))?;
+        serve::<E>(open_request(state, req, route, &meter.rid).await?).await
     }
     .await;
     let response = finish(result);
-    let cost = store.metrics().snapshot() - before;
-    tracing::info!(
-        request_id = %rid,
-        directory = %directory,
-        method = %req.method(),
-        resource,
-        status = response.status().as_u16(),
-        dynamodb_requests = cost.requests,
-        read_units = cost.read_units,
-        write_units = cost.write_units,
-        millis = started.elapsed().as_millis() as u64,
-        "scim request"
-    );
+    meter.log(state, req, &response, None);
     response
+}
+
+/// A SCIM request from its start to its one log line: its id, route, and the DynamoDB
+/// requests and capacity it used.
+pub(crate) struct RequestMeter {
+    pub rid: String,
+    pub route: Option<Route>,
+    resource: &'static str,
+    before: MetricsSnapshot,
+    started: std::time::Instant,
+}
+
+impl RequestMeter {
+    pub fn start(state: &AppState, req: &Request, resource: &'static str) -> Self {
+        RequestMeter {
+            rid: request_id(req),
+            route: Route::for_resource(req, resource),
+            resource,
+            before: state.store.metrics().snapshot(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// The line an admin can read: request id, directory, method, status, cost, and a Bulk
+    /// request's counts. Never the token, never a body.
+    pub fn log(
+        &self,
+        state: &AppState,
+        req: &Request,
+        response: &Response<Body>,
+        bulk: Option<&BulkSummary>,
+    ) {
+        let cost = state.store.metrics().snapshot() - self.before;
+        let directory = self.route.as_ref().map(|r| r.directory_id.as_str());
+        tracing::info!(
+            request_id = %self.rid,
+            directory = directory.unwrap_or_default(),
+            method = %req.method(),
+            resource = self.resource,
+            status = response.status().as_u16(),
+            operations = bulk.map(|b| b.operations),
+            ran = bulk.map(|b| b.ran),
+            refused = bulk.map(|b| b.refused),
+            not_run = bulk.map(|b| b.not_run),
+            statuses = bulk.map(BulkSummary::statuses).as_deref(),
+            dynamodb_requests = cost.requests,
+            read_units = cost.read_units,
+            write_units = cost.write_units,
+            millis = self.started.elapsed().as_millis() as u64,
+            "scim request"
+        );
+    }
 }
 
 /// The checks every SCIM request of a directory passes before it is served: the body
