@@ -13,19 +13,18 @@ mod pump;
 use scimlink::http::AppState;
 use scimlink::store::{create_table_if_missing, Store};
 
-/// Prints a benchmark section and puts it in place of the one under `heading` in
-/// BENCHMARKS.md (or adds it).
-fn update_section(
-    heading: &str,
-    section: Result<String, Box<dyn std::error::Error + Send + Sync>>,
+type BenchOutcome = Result<String, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Prints a benchmark's report and writes BENCHMARKS.md as `place` makes it from the report.
+fn write_benchmarks(
     what: &str,
+    report: BenchOutcome,
+    place: impl FnOnce(&str) -> String,
 ) -> std::process::ExitCode {
-    match section {
-        Ok(section) => {
-            println!("{section}");
-            let current = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
-            let next = bench::replace_section(&current, heading, section.trim_start());
-            match std::fs::write("BENCHMARKS.md", next) {
+    match report {
+        Ok(report) => {
+            println!("{report}");
+            match std::fs::write("BENCHMARKS.md", place(&report)) {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("could not write BENCHMARKS.md: {e}");
@@ -34,10 +33,18 @@ fn update_section(
             }
         }
         Err(e) => {
-            eprintln!("{what} benchmark failed: {e}");
+            eprintln!("{what}benchmark failed: {e}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// A section's report put in place of the one under `heading` in BENCHMARKS.md (or added).
+fn update_section(heading: &str, section: BenchOutcome, what: &str) -> std::process::ExitCode {
+    let current = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
+    write_benchmarks(&format!("{what} "), section, |s| {
+        bench::replace_section(&current, heading, s.trim_start())
+    })
 }
 
 /// The value after `--name` on the command line.
@@ -115,22 +122,7 @@ async fn main() -> std::process::ExitCode {
                 }
                 Err(e) => Err(e),
             };
-            match report {
-                Ok(report) => {
-                    println!("{report}");
-                    match std::fs::write("BENCHMARKS.md", &report) {
-                        Ok(()) => std::process::ExitCode::SUCCESS,
-                        Err(e) => {
-                            eprintln!("could not write BENCHMARKS.md: {e}");
-                            std::process::ExitCode::FAILURE
-                        }
-                    }
-                }
-                Err(e) => {
-                    eprintln!("benchmark failed: {e}");
-                    std::process::ExitCode::FAILURE
-                }
-            }
+            write_benchmarks("", report, str::to_string)
         }
         "pump" => {
             let options = pump::PumpOptions {
