@@ -9,7 +9,7 @@ async fn s1_service_provider_config_resource_types_and_schemas() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("content-type"), Some("application/scim+json"));
     assert_eq!(r.body["patch"]["supported"], true);
-    assert_eq!(r.body["bulk"]["supported"], false);
+    assert_eq!(r.body["bulk"]["supported"], true);
     assert_eq!(r.body["sort"]["supported"], false);
     assert_eq!(r.body["etag"]["supported"], true);
     assert_eq!(r.body["filter"]["supported"], true);

@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 mod access;
+mod bulk;
 mod changes;
 mod common;
 mod discovery;

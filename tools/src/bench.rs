@@ -2,8 +2,10 @@
 //! group, against DynamoDB Local: wall time, DynamoDB requests, capacity units. Writes
 //! BENCHMARKS.md. The requests and capacity are what a customer pays; the times are local.
 
+mod bulk_cost;
 mod events_cost;
 
+pub use bulk_cost::HEADING as BULK_HEADING;
 pub use events_cost::HEADING as EVENTS_HEADING;
 
 use std::time::{Duration, Instant};
@@ -189,6 +191,12 @@ pub async fn events_only(state: AppState) -> BenchResult<String> {
     Ok(events_cost::report(&rows))
 }
 
+/// Only the Bulk section (`scimlink-local bench-bulk`): N operations in one request vs N requests.
+pub async fn bulk_only(state: AppState) -> BenchResult<String> {
+    let (bench, _, _) = setup(&state).await?;
+    Ok(bulk_cost::report(&bulk_cost::rows(&bench).await?))
+}
+
 pub async fn run(state: AppState, large: usize) -> BenchResult<String> {
     let admin = |m: &'static str, p: String, b: Option<Value>| admin_call(&state, m, p, b);
     let (bench, org_id, dir_id) = setup(&state).await?;
@@ -287,7 +295,11 @@ pub async fn run(state: AppState, large: usize) -> BenchResult<String> {
     }
     let review_rows = review_section(&bench, &org_id, &dir_id, OPERATOR_KEY).await?;
     let event_rows = events_cost::rows(&bench, &org_id, admin).await?;
-    Ok(report(&rows, large) + &review_report(&review_rows) + &events_cost::report(&event_rows))
+    let bulk_rows = bulk_cost::rows(&bench).await?;
+    Ok(report(&rows, large)
+        + &review_report(&review_rows)
+        + &events_cost::report(&event_rows)
+        + &bulk_cost::report(&bulk_rows))
 }
 
 /// A held group of `members` IdP members whose review differs from the org group in
@@ -521,7 +533,7 @@ fn report(rows: &[(String, Duration, MetricsSnapshot)], large: usize) -> String 
 
 /// Events the push benchmark writes and measures.
 pub const PUSH_EVENTS: usize = 1_000;
-const PUSH_HEADING: &str = "## Push latency: commit to receiver";
+pub const PUSH_HEADING: &str = "## Push latency: commit to receiver";
 
 /// One push latency run: `events` change items written one transaction at a time
 /// through `store.apply`, read from DynamoDB Local's stream by the in-process pump (at once
@@ -718,11 +730,6 @@ pub async fn push_section(
          The section took {:.1} s.\n",
         started.elapsed().as_secs_f64(),
     ))
-}
-
-/// `current` (BENCHMARKS.md) with its push section replaced by `section` (or added).
-pub fn replace_push_section(current: &str, section: &str) -> String {
-    replace_section(current, PUSH_HEADING, section)
 }
 
 /// `current` (BENCHMARKS.md) with the section under `heading` replaced by `section` (or

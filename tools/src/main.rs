@@ -1,7 +1,8 @@
 //! `scimlink-local create-table`: creates the table on DynamoDB Local (`AWS_ENDPOINT_URL_DYNAMODB`,
 //! `SCIMLINK_TABLE`). `scimlink-local bench [members]`: the benchmark behind `make bench`;
 //! it writes BENCHMARKS.md. `scimlink-local bench-push [events]`: only its push-latency
-//! section, updated in place in BENCHMARKS.md.
+//! section, updated in place in BENCHMARKS.md; `bench-events` and `bench-bulk` likewise
+//! regenerate only their sections.
 //! `scimlink-local pump [--port P] [--interval-ms N] [--tick-seconds N]`: the local event
 //! source mapping (`make run` starts it). `scimlink-local receive [--port P] [--secret S]`:
 //! a loopback SET receiver that prints what arrives (and verifies it, given the secret).
@@ -11,6 +12,40 @@ mod pump;
 
 use scimlink::http::AppState;
 use scimlink::store::{create_table_if_missing, Store};
+
+type BenchOutcome = Result<String, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Prints a benchmark's report and writes BENCHMARKS.md as `place` makes it from the report.
+fn write_benchmarks(
+    what: &str,
+    report: BenchOutcome,
+    place: impl FnOnce(&str) -> String,
+) -> std::process::ExitCode {
+    match report {
+        Ok(report) => {
+            println!("{report}");
+            match std::fs::write("BENCHMARKS.md", place(&report)) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("could not write BENCHMARKS.md: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("{what}benchmark failed: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// A section's report put in place of the one under `heading` in BENCHMARKS.md (or added).
+fn update_section(heading: &str, section: BenchOutcome, what: &str) -> std::process::ExitCode {
+    let current = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
+    write_benchmarks(&format!("{what} "), section, |s| {
+        bench::replace_section(&current, heading, s.trim_start())
+    })
+}
 
 /// The value after `--name` on the command line.
 fn flag(name: &str) -> Option<String> {
@@ -87,22 +122,7 @@ async fn main() -> std::process::ExitCode {
                 }
                 Err(e) => Err(e),
             };
-            match report {
-                Ok(report) => {
-                    println!("{report}");
-                    match std::fs::write("BENCHMARKS.md", &report) {
-                        Ok(()) => std::process::ExitCode::SUCCESS,
-                        Err(e) => {
-                            eprintln!("could not write BENCHMARKS.md: {e}");
-                            std::process::ExitCode::FAILURE
-                        }
-                    }
-                }
-                Err(e) => {
-                    eprintln!("benchmark failed: {e}");
-                    std::process::ExitCode::FAILURE
-                }
-            }
+            write_benchmarks("", report, str::to_string)
         }
         "pump" => {
             let options = pump::PumpOptions {
@@ -119,59 +139,30 @@ async fn main() -> std::process::ExitCode {
                 }
             }
         }
-        "bench-events" => {
-            match bench::events_only(AppState::new(store, Some("bench-operator-key"))).await {
-                Ok(section) => {
-                    println!("{section}");
-                    let current = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
-                    let next = bench::replace_section(
-                        &current,
-                        bench::EVENTS_HEADING,
-                        section.trim_start(),
-                    );
-                    match std::fs::write("BENCHMARKS.md", next) {
-                        Ok(()) => std::process::ExitCode::SUCCESS,
-                        Err(e) => {
-                            eprintln!("could not write BENCHMARKS.md: {e}");
-                            std::process::ExitCode::FAILURE
-                        }
-                    }
-                }
-                Err(e) => {
-                    eprintln!("events benchmark failed: {e}");
-                    std::process::ExitCode::FAILURE
-                }
-            }
-        }
+        "bench-events" => update_section(
+            bench::EVENTS_HEADING,
+            bench::events_only(AppState::new(store, Some("bench-operator-key"))).await,
+            "events",
+        ),
+        "bench-bulk" => update_section(
+            bench::BULK_HEADING,
+            bench::bulk_only(AppState::new(store, Some("bench-operator-key"))).await,
+            "bulk",
+        ),
         "bench-push" => {
             let events = std::env::args()
                 .nth(2)
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(bench::PUSH_EVENTS);
             let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok();
-            match bench::push_section(&sdk, endpoint.as_deref(), &store, events).await {
-                Ok(section) => {
-                    println!("{section}");
-                    let current = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
-                    match std::fs::write(
-                        "BENCHMARKS.md",
-                        bench::replace_push_section(&current, &section),
-                    ) {
-                        Ok(()) => std::process::ExitCode::SUCCESS,
-                        Err(e) => {
-                            eprintln!("could not write BENCHMARKS.md: {e}");
-                            std::process::ExitCode::FAILURE
-                        }
-                    }
-                }
-                Err(e) => {
-                    eprintln!("push benchmark failed: {e}");
-                    std::process::ExitCode::FAILURE
-                }
-            }
+            update_section(
+                bench::PUSH_HEADING,
+                bench::push_section(&sdk, endpoint.as_deref(), &store, events).await,
+                "push",
+            )
         }
         _ => {
-            eprintln!("usage: scimlink-local create-table | bench [members] | bench-events | bench-push [events] | pump [--port P] | receive [--port P] [--secret S]");
+            eprintln!("usage: scimlink-local create-table | bench [members] | bench-events | bench-bulk | bench-push [events] | pump [--port P] | receive [--port P] [--secret S]");
             std::process::ExitCode::from(2)
         }
     }

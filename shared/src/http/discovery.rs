@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::response::scim_json;
 use super::{authenticate_directory, finish, request_id, AppState, Route, MAX_PAGE_SIZE};
+use crate::scim::bulk::{MAX_BULK_OPERATIONS, MAX_BULK_PAYLOAD_BYTES};
 use crate::scim::error::ScimError;
 use crate::scim::list::list_response;
 use crate::scim::schema::{
@@ -38,13 +39,18 @@ fn schemas() -> Vec<&'static Schema> {
 /// Only the attributes of the ServiceProviderConfig schema (RFC 7643 §5) and `pagination`
 /// (RFC 9865, cursor paging): the schema has no room for others, and strict clients refuse the whole
 /// document over one they do not know. The request size limit (`MAX_PAYLOAD_BYTES`) is
-/// therefore not stated here; a larger body gets a 413 that names it.
+/// stated as `bulk.maxPayloadSize`, which is the same limit; a larger body gets a 413 that
+/// names it.
 pub fn service_provider_config(base: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://github.com/scimlink/scimlink#readme",
         "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {
+            "supported": true,
+            "maxOperations": MAX_BULK_OPERATIONS,
+            "maxPayloadSize": MAX_BULK_PAYLOAD_BYTES
+        },
         "filter": {"supported": true, "maxResults": MAX_PAGE_SIZE},
         "changePassword": {"supported": false},
         "sort": {"supported": false},
@@ -227,7 +233,9 @@ mod tests {
                 "{key} is not a ServiceProviderConfig attribute"
             );
         }
-        assert_eq!(spc["bulk"]["maxPayloadSize"], 0);
+        assert_eq!(spc["bulk"]["supported"], true);
+        assert_eq!(spc["bulk"]["maxOperations"], MAX_BULK_OPERATIONS);
+        assert_eq!(spc["bulk"]["maxPayloadSize"], MAX_BULK_PAYLOAD_BYTES);
     }
 
     fn route(path: &str) -> Route {

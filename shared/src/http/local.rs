@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use super::{
-    admin::handle_admin, discovery::handle_scim_discovery, groups::handle_scim_groups,
-    request::Route, users::handle_scim_users, AppState,
+    admin::handle_admin, bulk::handle_scim_bulk, discovery::handle_scim_discovery,
+    groups::handle_scim_groups, request::Route, users::handle_scim_users, AppState,
 };
 
 /// Serves `req` with the function API Gateway would route it to.
@@ -36,6 +36,9 @@ pub async fn dispatch(
         }
         Some(r) if r.resource == "Groups" => {
             handle_scim_groups(state, req.with_path_parameters(params(&r))).await
+        }
+        Some(r) if r.resource == "Bulk" && r.id.is_none() => {
+            handle_scim_bulk(state, req.with_path_parameters(params(&r))).await
         }
         _ => handle_scim_discovery(state, req).await,
     }

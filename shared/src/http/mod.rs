@@ -2,6 +2,7 @@
 //! One `handle_*` per deployed function.
 
 pub mod admin;
+pub mod bulk;
 pub mod discovery;
 pub mod groups;
 mod listing;
@@ -25,7 +26,7 @@ use crate::store::cursor::CursorKey;
 use crate::store::Store;
 
 /// The largest request body accepted: past it, 413 with a detail naming the limit.
-/// (ServiceProviderConfig has no place for it outside `bulk`, which is not offered.)
+/// ServiceProviderConfig states it as `bulk.maxPayloadSize` (`MAX_BULK_PAYLOAD_BYTES`).
 pub const MAX_PAYLOAD_BYTES: usize = 1_048_576;
 /// The largest page a list answers (`count` above it is lowered to it).
 pub const MAX_PAGE_SIZE: usize = 200;

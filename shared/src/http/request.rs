@@ -179,6 +179,12 @@ mod tests {
                 ("directoryId", "dir_sample"),
             ),
             (
+                include_str!("../../../functions/scim-bulk/events/bulk.json"),
+                "POST",
+                "/scim/v2/directories/dir_sample/Bulk",
+                ("directoryId", "dir_sample"),
+            ),
+            (
                 include_str!("../../../functions/scim-groups/events/okta-group-patch.json"),
                 "PATCH",
                 "/scim/v2/directories/dir_sample/Groups/grp_sample",

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
+use super::bulk::BulkSummary;
 use super::request::{body_bytes, json_body};
 use super::response::scim_json;
 use super::{
@@ -16,7 +17,7 @@ use crate::directory::plan::Plan;
 use crate::scim::error::ScimError;
 use crate::scim::list::{parse_attr_list, project, render, AttrRef, RenderMeta};
 use crate::scim::schema::{ResourceType, SEARCH_REQUEST};
-use crate::store::Store;
+use crate::store::{MetricsSnapshot, Store};
 use crate::write::{Caller, Writer};
 
 /// One authenticated SCIM request of a directory.
@@ -51,7 +52,10 @@ pub(crate) trait ResourceEndpoint {
 }
 
 /// Routes a request of endpoint `E` by method and path (405 with `Allow` otherwise).
-async fn serve<E: ResourceEndpoint>(ctx: ScimRequest<'_>) -> Result<Response<Body>, ScimError> {
+/// `/Bulk` runs each of its operations through here as well.
+pub(crate) async fn serve<E: ResourceEndpoint>(
+    ctx: ScimRequest<'_>,
+) -> Result<Response<Body>, ScimError> {
     let method = ctx.req.method().as_str();
     match (method, ctx.route.id.as_deref()) {
         ("GET", None) => E::list(&ctx, &ctx.params).await,
@@ -79,54 +83,97 @@ async fn serve<E: ResourceEndpoint>(ctx: ScimRequest<'_>) -> Result<Response<Bod
 /// directory, method, status, and what the request cost in DynamoDB requests and capacity.
 /// Never the token, never the body.
 pub(crate) async fn handle<E: ResourceEndpoint>(state: &AppState, req: &Request) -> Response<Body> {
-    let resource = E::NAME;
-    let store = &state.store;
-    let before = store.metrics().snapshot();
-    let started = std::time::Instant::now();
-    let rid = request_id(req);
-    let route = Route::for_resource(req, resource);
-    let directory = route
-        .as_ref()
-        .map(|r| r.directory_id.clone())
-        .unwrap_or_default();
+    let meter = RequestMeter::start(state, req, E::NAME);
     let result = async {
-        let route = route.ok_or_else(|| ScimError::not_found("no such endpoint"))?;
-        // Oversized bodies are refused before anything is read.
-        if body_bytes(req).len() > MAX_PAYLOAD_BYTES {
-            return Err(ScimError::payload_too_large(MAX_PAYLOAD_BYTES));
-        }
-        let auth = authenticate_directory(store, req, &route.directory_id).await?;
-        let params = query_params(req);
-        crate::scim::limits::check_scim_request(route.id.as_deref(), &params)?;
-        let base = super::request::scim_base_url(req, &route.directory_id);
-        serve::<E>(ScimRequest {
-            store,
-            req,
-            base,
-            route,
-            auth,
-            rid: rid.clone(),
-            params,
-            cursor_key: &state.cursor_key,
-        })
-        .await
+        let route = meter
+            .route
+            .clone()
+            .ok_or_else(|| ScimError::not_found("no such endpoint"))?;
+        serve::<E>(open_request(state, req, route, &meter.rid).await?).await
     }
     .await;
     let response = finish(result);
-    let cost = store.metrics().snapshot() - before;
-    tracing::info!(
-        request_id = %rid,
-        directory = %directory,
-        method = %req.method(),
-        resource,
-        status = response.status().as_u16(),
-        dynamodb_requests = cost.requests,
-        read_units = cost.read_units,
-        write_units = cost.write_units,
-        millis = started.elapsed().as_millis() as u64,
-        "scim request"
-    );
+    meter.log(state, req, &response, None);
     response
+}
+
+/// A SCIM request from its start to its one log line: its id, route, and the DynamoDB
+/// requests and capacity it used.
+pub(crate) struct RequestMeter {
+    pub rid: String,
+    pub route: Option<Route>,
+    resource: &'static str,
+    before: MetricsSnapshot,
+    started: std::time::Instant,
+}
+
+impl RequestMeter {
+    pub fn start(state: &AppState, req: &Request, resource: &'static str) -> Self {
+        RequestMeter {
+            rid: request_id(req),
+            route: Route::for_resource(req, resource),
+            resource,
+            before: state.store.metrics().snapshot(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// The line an admin can read: request id, directory, method, status, cost, and a Bulk
+    /// request's counts. Never the token, never a body.
+    pub fn log(
+        &self,
+        state: &AppState,
+        req: &Request,
+        response: &Response<Body>,
+        bulk: Option<&BulkSummary>,
+    ) {
+        let cost = state.store.metrics().snapshot() - self.before;
+        let directory = self.route.as_ref().map(|r| r.directory_id.as_str());
+        tracing::info!(
+            request_id = %self.rid,
+            directory = directory.unwrap_or_default(),
+            method = %req.method(),
+            resource = self.resource,
+            status = response.status().as_u16(),
+            operations = bulk.map(|b| b.operations),
+            ran = bulk.map(|b| b.ran),
+            refused = bulk.map(|b| b.refused),
+            not_run = bulk.map(|b| b.not_run),
+            statuses = bulk.map(BulkSummary::statuses).as_deref(),
+            dynamodb_requests = cost.requests,
+            read_units = cost.read_units,
+            write_units = cost.write_units,
+            millis = self.started.elapsed().as_millis() as u64,
+            "scim request"
+        );
+    }
+}
+
+/// The checks every SCIM request of a directory passes before it is served: the body
+/// size (before anything is read), the bearer token (X1, X2), the path id and the flags.
+pub(crate) async fn open_request<'a>(
+    state: &'a AppState,
+    req: &'a Request,
+    route: Route,
+    rid: &str,
+) -> Result<ScimRequest<'a>, ScimError> {
+    if body_bytes(req).len() > MAX_PAYLOAD_BYTES {
+        return Err(ScimError::payload_too_large(MAX_PAYLOAD_BYTES));
+    }
+    let auth = authenticate_directory(&state.store, req, &route.directory_id).await?;
+    let params = query_params(req);
+    crate::scim::limits::check_scim_request(route.id.as_deref(), &params)?;
+    let base = super::request::scim_base_url(req, &route.directory_id);
+    Ok(ScimRequest {
+        store: &state.store,
+        req,
+        base,
+        route,
+        auth,
+        rid: rid.to_string(),
+        params,
+        cursor_key: &state.cursor_key,
+    })
 }
 
 /// `attributes` / `excludedAttributes` of a request.

@@ -1,5 +1,6 @@
 //! The SCIM protocol: schemas, resources, filters, PATCH, errors. No AWS, no I/O.
 
+pub mod bulk;
 pub mod error;
 pub mod filter;
 pub mod limits;

@@ -1,0 +1,13 @@
+//! The `scim-bulk` Lambda function: wiring only; the logic is `scimlink::http::bulk::handle_scim_bulk`.
+
+use lambda_http::{run, service_fn, Error, Request};
+use scimlink::http::{bulk::handle_scim_bulk, AppState};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    // Level from AWS_LAMBDA_LOG_LEVEL (else RUST_LOG, else INFO); JSON lines when
+    // AWS_LAMBDA_LOG_FORMAT=JSON, as the template and the local stack set it.
+    lambda_http::tracing::init_default_subscriber();
+    let state = AppState::from_env().await;
+    run(service_fn(|req: Request| handle_scim_bulk(&state, req))).await
+}
