@@ -17,6 +17,7 @@ mod linking;
 mod push;
 mod races;
 mod refused;
+mod roles;
 mod session;
 mod subscriptions;
 mod tables;

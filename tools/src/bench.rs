@@ -338,6 +338,7 @@ async fn seed_conflict(
             status: AccountStatus::Active,
             profile: Profile::default(),
             link: None,
+            assigned_roles: Vec::new(),
             version: 1,
             created: now.clone(),
             last_modified: now.clone(),

@@ -65,6 +65,8 @@ pub struct WriteContext {
     pub verified_domains: Vec<String>,
     /// Default-access org groups every new account joins.
     pub default_groups: Vec<String>,
+    /// The org's product roles (`product/role`): what an IdP may assign directly (G8).
+    pub assignable_roles: Vec<String>,
     pub directory_id: String,
     pub idp: String,
     pub request_id: Option<String>,
