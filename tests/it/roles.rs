@@ -9,25 +9,6 @@ use crate::common::{okta_user, patch_op, Call, TestDirectory};
 
 const ROLE_SCHEMA: &str = "urn:okta:scim:schemas:core:1.0:Role";
 
-/// A site with Jira (user, admin) and Confluence (user).
-async fn products(t: &TestDirectory) {
-    let r = t
-        .org_admin(
-            "POST",
-            "/sites",
-            Some(json!({"id": "acme", "name": "acme.example.net"})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    for body in [
-        json!({"id": "jira", "name": "Jira", "siteId": "acme", "roles": ["user", "admin"]}),
-        json!({"id": "confluence", "name": "Confluence", "siteId": "acme", "roles": ["user"]}),
-    ] {
-        let r = t.org_admin("POST", "/products", Some(body)).await;
-        assert_eq!(r.status, 201, "{}", r.body);
-    }
-}
-
 /// An Okta user with roles assigned, as Okta Identity Governance sends it.
 fn user_with_roles(email: &str, roles: &[&str]) -> Value {
     let mut u = okta_user(email, email);
@@ -118,7 +99,7 @@ async fn g8_resource_types_and_schemas_describe_the_role_resource() {
 #[tokio::test]
 async fn g8_roles_are_listed_per_org_paged_filtered_and_read_only() {
     let t = TestDirectory::new("okta").await;
-    products(&t).await;
+    t.jira_and_confluence().await;
     let r = t.scim("GET", "/Roles", None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["totalResults"], 3);
@@ -136,11 +117,18 @@ async fn g8_roles_are_listed_per_org_paged_filtered_and_read_only() {
     assert_eq!(r.body["totalResults"], 3);
     assert_eq!(r.body["Resources"][0]["id"], "jira/admin");
     let r = t.scim("GET", "/Roles?count=2&cursor=", None).await;
-    let next = r.body["nextCursor"].as_str().expect("nextCursor").to_string();
+    let next = r.body["nextCursor"]
+        .as_str()
+        .expect("nextCursor")
+        .to_string();
     let r = t
         .scim("GET", format!("/Roles?count=2&cursor={next}"), None)
         .await;
-    assert_eq!(r.body["Resources"][0]["id"], "confluence/user", "{}", r.body);
+    assert_eq!(
+        r.body["Resources"][0]["id"], "confluence/user",
+        "{}",
+        r.body
+    );
     let r = t
         .scim(
             "GET",
@@ -186,7 +174,7 @@ async fn g8_roles_are_listed_per_org_paged_filtered_and_read_only() {
 #[tokio::test]
 async fn g8_assigning_and_removing_a_role_grants_and_revokes_access_with_its_cause() {
     let t = TestDirectory::new("okta").await;
-    products(&t).await;
+    t.jira_and_confluence().await;
     let u = t
         .create_user(user_with_roles("ada@example.com", &["jira/admin"]))
         .await;
@@ -211,7 +199,10 @@ async fn g8_assigning_and_removing_a_role_grants_and_revokes_access_with_its_cau
         granted[0].data["access"][0]["assignedBy"],
         json!({"directoryId": t.directory_id, "userId": uid})
     );
-    assert_eq!(granted[0].data["cause"]["reason"], "the IdP assigned it directly");
+    assert_eq!(
+        granted[0].data["cause"]["reason"],
+        "the IdP assigned it directly"
+    );
     assert!(
         log_messages(&t, &uid)
             .await
@@ -295,17 +286,23 @@ async fn g8_assigning_and_removing_a_role_grants_and_revokes_access_with_its_cau
 #[tokio::test]
 async fn g8_an_unknown_role_is_refused_naming_it_and_changes_nothing() {
     let t = TestDirectory::new("okta").await;
-    products(&t).await;
+    t.jira_and_confluence().await;
     let r = t
         .scim(
             "POST",
             "/Users",
-            Some(user_with_roles("bob@example.com", &["jira/admin", "jira/root"])),
+            Some(user_with_roles(
+                "bob@example.com",
+                &["jira/admin", "jira/root"],
+            )),
         )
         .await;
     r.assert_error(400, Some("invalidValue"));
     let detail = r.body["detail"].as_str().expect("detail");
-    assert!(detail.contains("'jira/root'") && !detail.contains("'jira/admin'"), "{detail}");
+    assert!(
+        detail.contains("'jira/root'") && !detail.contains("'jira/admin'"),
+        "{detail}"
+    );
     assert_eq!(t.user_count().await, 0);
     assert_eq!(t.account_count().await, 0);
 
@@ -350,10 +347,17 @@ async fn g8_an_unknown_role_is_refused_naming_it_and_changes_nothing() {
     let many: Vec<String> = (0..101).map(|i| format!("jira/r{i}")).collect();
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
     let r = t
-        .scim("POST", "/Users", Some(user_with_roles("c@example.com", &many)))
+        .scim(
+            "POST",
+            "/Users",
+            Some(user_with_roles("c@example.com", &many)),
+        )
         .await;
     r.assert_error(400, Some("invalidValue"));
-    assert!(r.body["detail"].as_str().expect("detail").contains("at most 100"));
+    assert!(r.body["detail"]
+        .as_str()
+        .expect("detail")
+        .contains("at most 100"));
     let long = format!("jira/{}", "x".repeat(200));
     let r = t
         .scim(
@@ -363,7 +367,10 @@ async fn g8_an_unknown_role_is_refused_naming_it_and_changes_nothing() {
         )
         .await;
     r.assert_error(400, Some("invalidValue"));
-    assert!(r.body["detail"].as_str().expect("detail").contains("roles[0].value"));
+    assert!(r.body["detail"]
+        .as_str()
+        .expect("detail")
+        .contains("roles[0].value"));
 }
 
 /// G8 in the conflict review (G2): when a held group would take away a role the account
@@ -371,7 +378,7 @@ async fn g8_an_unknown_role_is_refused_naming_it_and_changes_nothing() {
 #[tokio::test]
 async fn g8_conflict_review_shows_a_directly_assigned_role_as_kept() {
     let t = TestDirectory::new("okta").await;
-    products(&t).await;
+    t.jira_and_confluence().await;
     let r = t
         .org_admin(
             "POST",
@@ -407,11 +414,7 @@ async fn g8_conflict_review_shows_a_directly_assigned_role_as_kept() {
         .to_string();
     let gid = t.create_group("JIRA-ADMINS", &[other]).await;
     let r = t
-        .org_admin(
-            "GET",
-            &format!("/conflicts/{}/{gid}", t.directory_id),
-            None,
-        )
+        .org_admin("GET", &format!("/conflicts/{}/{gid}", t.directory_id), None)
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let removed = &r.body["accountsRemoved"][0];
@@ -429,5 +432,8 @@ async fn g8_conflict_review_shows_a_directly_assigned_role_as_kept() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(strings(&access(&t, &account).await["roles"]), ["jira/admin"]);
+    assert_eq!(
+        strings(&access(&t, &account).await["roles"]),
+        ["jira/admin"]
+    );
 }

@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::context::WriteContext;
 use super::model::{
-    AccountRecord, AccountStatus, ConflictRecord, GroupRecord, GroupRef, ManagedBy, OrgGroupRecord, OrgRecord,
-    Outcome, Site,
+    AccountRecord, AccountStatus, ConflictRecord, GroupRecord, GroupRef, ManagedBy, OrgGroupRecord,
+    OrgRecord, Outcome, Site,
 };
 use super::plan::{Condition, Plan, Record, Write};
 use crate::scim::error::ScimError;
@@ -84,11 +84,14 @@ pub fn effective_access(
     }
     for g in groups {
         for role in &g.roles {
-            access.entry(role.clone()).or_default().push(RoleSource::Group {
-                org_group_id: g.id.clone(),
-                org_group_name: g.name.clone(),
-                managed_by: g.managed_by.clone(),
-            });
+            access
+                .entry(role.clone())
+                .or_default()
+                .push(RoleSource::Group {
+                    org_group_id: g.id.clone(),
+                    org_group_name: g.name.clone(),
+                    managed_by: g.managed_by.clone(),
+                });
         }
     }
     // Assignments belong to the link: an unlinked account has none (unlink empties them).
@@ -437,7 +440,6 @@ pub fn plan_reject(ctx: &WriteContext, conflict: &ConflictRecord) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::model::Product;
 
     fn group(id: &str, roles: &[&str], managed_by: ManagedBy) -> OrgGroupRecord {
         OrgGroupRecord {
@@ -530,24 +532,7 @@ mod tests {
     #[test]
     fn g2_breakdown_and_g4_default_refusal() {
         let og = group("og", &["jira/user"], ManagedBy::Admin);
-        let mut org = OrgRecord {
-            id: "o".into(),
-            name: "O".into(),
-            verified_domains: vec![],
-            created: String::new(),
-            version: 1,
-            sites: vec![Site {
-                id: "s1".into(),
-                name: "acme".into(),
-            }],
-            products: vec![Product {
-                id: "jira".into(),
-                name: "Jira".into(),
-                site_id: "s1".into(),
-                roles: vec!["user".into()],
-                default_groups: vec![],
-            }],
-        };
+        let mut org = crate::directory::testkit::org_with_jira(&["user"]);
         let conflict = ConflictRecord {
             org_id: "o".into(),
             directory_id: "d".into(),

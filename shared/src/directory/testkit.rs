@@ -75,6 +75,28 @@ pub(crate) fn owner_profile() -> Profile {
     }
 }
 
+/// Org `o` with site `acme` (id `s1`) and its product Jira, whose roles are `roles`.
+pub(crate) fn org_with_jira(roles: &[&str]) -> OrgRecord {
+    OrgRecord {
+        id: "o".into(),
+        name: "O".into(),
+        verified_domains: vec![],
+        created: String::new(),
+        version: 1,
+        sites: vec![Site {
+            id: "s1".into(),
+            name: "acme".into(),
+        }],
+        products: vec![Product {
+            id: "jira".into(),
+            name: "Jira".into(),
+            site_id: "s1".into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            default_groups: vec![],
+        }],
+    }
+}
+
 /// An unlinked account managed by admin.
 pub(crate) fn account(id: &str, email: &str, origin: Origin) -> AccountRecord {
     AccountRecord {

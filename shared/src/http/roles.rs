@@ -112,29 +112,11 @@ pub(crate) async fn serve_roles(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::model::{Product, Site};
 
     /// G8: every `product/role` of the org is one Role resource, in Okta's shape.
     #[test]
     fn g8_every_product_role_is_a_role_resource() {
-        let org = OrgRecord {
-            id: "o".into(),
-            name: "O".into(),
-            verified_domains: vec![],
-            created: String::new(),
-            version: 1,
-            sites: vec![Site {
-                id: "s1".into(),
-                name: "acme".into(),
-            }],
-            products: vec![Product {
-                id: "jira".into(),
-                name: "Jira".into(),
-                site_id: "s1".into(),
-                roles: vec!["user".into(), "admin".into()],
-                default_groups: vec![],
-            }],
-        };
+        let org = crate::directory::testkit::org_with_jira(&["user", "admin"]);
         let roles = role_resources(&org, "/scim/v2/directories/d1");
         assert_eq!(roles.len(), 2);
         assert_eq!(

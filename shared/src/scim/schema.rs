@@ -481,7 +481,8 @@ pub static ROLE_RESOURCE: ResourceType = ResourceType {
     id: "Role",
     name: "Role",
     endpoint: "/Roles",
-    description: "The organization's product roles (read-only); a user's roles[].value names one by id",
+    description:
+        "The organization's product roles (read-only); a user's roles[].value names one by id",
     schema: &ROLE,
     extensions: &[],
 };

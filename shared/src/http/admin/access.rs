@@ -10,9 +10,7 @@ use serde_json::{json, Value};
 
 use super::call::{ok_json, required, AdminCall};
 use super::render::{access_json, org_group_json, products_json, role_json};
-use crate::directory::access::{
-    access_delta, default_access_refusal, effective_groups, Breakdown,
-};
+use crate::directory::access::{access_delta, default_access_refusal, effective_groups, Breakdown};
 use crate::directory::model::{ConflictRecord, OrgGroupRecord, OrgRecord, Product, Site};
 use crate::http::response::empty;
 use crate::scim::error::ScimError;
