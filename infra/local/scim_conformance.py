@@ -189,7 +189,12 @@ def assign_server_roles(http: httpx2.Client) -> None:
     def generate_with_roles(context, path, mutability=None, required=None):
         if str(path).endswith("roles.value"):
             return random.choice(ids)
-        return generate(context, path, mutability=mutability, required=required)
+        value = generate(context, path, mutability=mutability, required=required)
+        # A whole `roles` (PATCH add/replace) is generated as scim2-models `Roles` items.
+        for item in value if isinstance(value, list) else [value]:
+            if type(item).__name__ == "Roles":
+                item.value = random.choice(ids)
+        return value
 
     for module in (filling, patch_add, patch_replace):
         module.generate_random_value = generate_with_roles
