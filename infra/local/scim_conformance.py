@@ -73,6 +73,12 @@ EXPECTED_SKIPS = {
     ("search_with_attributes", "searching several resource types at once is not supported"),
 }
 
+# G8: Role resources are read-only (the org's product roles, managed in the admin
+# API; any write answers 405), while scim2-tester's per-type checks create, replace
+# and delete. Only the writable types get those checks; the discovery checks still
+# read the Role resource type and schema, and tests/it/roles.rs covers /Roles.
+CHECKED_RESOURCE_TYPES = ["User", "Group"]
+
 PASSED = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE}
 # DEVIATION breaks a SHOULD of the RFCs: it fails the run too (scim2-tester
 # 0.5.2 never reports it, but a newer release may).
@@ -165,6 +171,35 @@ def correct(result: CheckResult) -> CheckResult:
     return result
 
 
+def assign_server_roles(http: httpx2.Client) -> None:
+    """G8: a user's roles[].value must name one of the org's roles (else 400
+    invalidValue), and scim2-tester fills every string at random. Its generator draws
+    `roles.value` from the server's /Roles instead (infra/local/test.sh gives the run's
+    org a product with roles); every other value stays random."""
+    import random
+
+    from scim2_tester import filling
+    from scim2_tester.checkers import patch_add, patch_replace
+
+    ids = [r["id"] for r in http.get("Roles").json().get("Resources", [])]
+    if not ids:
+        return
+    generate = filling.generate_random_value
+
+    def generate_with_roles(context, path, mutability=None, required=None):
+        if str(path).endswith("roles.value"):
+            return random.choice(ids)
+        value = generate(context, path, mutability=mutability, required=required)
+        # A whole `roles` (PATCH add/replace) is generated as scim2-models `Roles` items.
+        for item in value if isinstance(value, list) else [value]:
+            if type(item).__name__ == "Roles":
+                item.value = random.choice(ids)
+        return value
+
+    for module in (filling, patch_add, patch_replace):
+        module.generate_random_value = generate_with_roles
+
+
 def label(result: CheckResult) -> str:
     if result.status in PASSED:
         return "PASS"
@@ -214,7 +249,12 @@ def main() -> int:
         warm_up(http, ["ServiceProviderConfig", "Users?count=1", "Groups?count=1"], started + args.warm_up)
         warmed = time.monotonic()
         # Checks catch their own errors into results; anything escaping is a broken run.
-        results = check_server(SyncSCIMClient(http), exclude_tags=set(EXCLUDED_TAGS) or None)
+        assign_server_roles(http)
+        results = check_server(
+            SyncSCIMClient(http),
+            exclude_tags=set(EXCLUDED_TAGS) or None,
+            resource_types=CHECKED_RESOURCE_TYPES,
+        )
     except NotReady as exc:
         print(f"scim2-tester: the server is not ready: {exc}", file=sys.stderr)
         return 2

@@ -74,6 +74,10 @@ if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ]; then
     bootstrap_directory "http://127.0.0.1:$PORT/admin/v1" \
         '{"name":"scim2-tester","verifiedDomains":["example.com"]}' \
         '{"name":"scim2-tester","idp":"generic"}'
+    # G8: roles an IdP may assign to its users (scim_conformance.py assigns them).
+    admin_api POST "http://127.0.0.1:$PORT/admin/v1/orgs/$ORG_ID/sites" '{"id":"acme","name":"acme.example.net"}'
+    admin_api POST "http://127.0.0.1:$PORT/admin/v1/orgs/$ORG_ID/products" \
+        '{"id":"jira","name":"Jira","siteId":"acme","roles":["user","admin"]}'
 
     log "scim2-tester against http://127.0.0.1:$PORT$SCIM_PATH"
     set +e

@@ -7,28 +7,7 @@ use crate::common::{okta_user, patch_op, TestDirectory};
 
 /// A site with Jira and Confluence, and an admin group `jira-users` granting `jira/user`.
 async fn products(t: &TestDirectory) -> String {
-    assert_eq!(
-        t.org_admin(
-            "POST",
-            "/sites",
-            Some(json!({"id": "acme", "name": "acme.example.net"}))
-        )
-        .await
-        .status,
-        201
-    );
-    let r = t
-        .org_admin(
-            "POST",
-            "/products",
-            Some(
-                json!({"id": "jira", "name": "Jira", "siteId": "acme", "roles": ["user", "admin"]}),
-            ),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let r = t.org_admin("POST", "/products", Some(json!({"id": "confluence", "name": "Confluence", "siteId": "acme", "roles": ["user"]}))).await;
-    assert_eq!(r.status, 201, "{}", r.body);
+    t.jira_and_confluence().await;
     admin_group(t, "jira-users", &["jira/user"]).await
 }
 

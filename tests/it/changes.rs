@@ -24,31 +24,10 @@ fn of<'a>(all: &'a [ChangeRecord], event: &str) -> Vec<&'a ChangeRecord> {
     all.iter().filter(|c| c.event == event).collect()
 }
 
-async fn jira(t: &TestDirectory) {
-    let r = t
-        .org_admin(
-            "POST",
-            "/sites",
-            Some(json!({"id": "acme", "name": "acme.example.net"})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let r = t
-        .org_admin(
-            "POST",
-            "/products",
-            Some(
-                json!({"id": "jira", "name": "Jira", "siteId": "acme", "roles": ["user", "admin"]}),
-            ),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-}
-
 #[tokio::test]
 async fn e5_takeover_update_access_grant_revoke_deactivate_and_no_op() {
     let t = TestDirectory::new("okta").await;
-    jira(&t).await;
+    t.jira_and_confluence().await;
     let r = t
         .org_admin(
             "POST",

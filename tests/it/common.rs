@@ -351,6 +351,26 @@ impl TestDirectory {
 }
 
 impl TestDirectory {
+    /// The org's products: site `acme` with Jira (roles `user`, `admin`) and Confluence
+    /// (`user`).
+    pub async fn jira_and_confluence(&self) {
+        let r = self
+            .org_admin(
+                "POST",
+                "/sites",
+                Some(json!({"id": "acme", "name": "acme.example.net"})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        for product in [
+            json!({"id": "jira", "name": "Jira", "siteId": "acme", "roles": ["user", "admin"]}),
+            json!({"id": "confluence", "name": "Confluence", "siteId": "acme", "roles": ["user"]}),
+        ] {
+            let r = self.org_admin("POST", "/products", Some(product)).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+        }
+    }
+
     /// An admin call on this test's org, with the operator key; `path` is under `/admin/v1/orgs/{org}`.
     pub async fn org_admin(&self, method: &str, path: &str, body: Option<Value>) -> Response {
         admin(

@@ -25,7 +25,7 @@ async fn s1_service_provider_config_resource_types_and_schemas() {
         .iter()
         .filter_map(|rt| rt["name"].as_str())
         .collect();
-    assert_eq!(names, ["User", "Group"]);
+    assert_eq!(names, ["User", "Group", "Role"]);
     let r = t.scim("GET", "/ResourceTypes/User", None).await;
     assert_eq!(
         r.body["schemaExtensions"][0]["schema"],
@@ -33,7 +33,7 @@ async fn s1_service_provider_config_resource_types_and_schemas() {
     );
 
     let r = t.scim("GET", "/Schemas", None).await;
-    assert_eq!(r.body["totalResults"], 3);
+    assert_eq!(r.body["totalResults"], 4);
     let r = t
         .scim(
             "GET",

@@ -18,6 +18,7 @@ mod linking;
 mod push;
 mod races;
 mod refused;
+mod roles;
 mod safeguard;
 mod session;
 mod subscriptions;

@@ -351,6 +351,7 @@ async fn seed_conflict(
             profile: Profile::default(),
             link: None,
             hold: None,
+            assigned_roles: Vec::new(),
             version: 1,
             created: now.clone(),
             last_modified: now.clone(),

@@ -3,7 +3,9 @@
 //! added and removed, and what access each would gain or lose, if the IdP's membership
 //! replaced the org group's.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
 
 use super::context::WriteContext;
 use super::model::{
@@ -36,37 +38,132 @@ pub fn effective_groups(
     out
 }
 
-/// G7: the union of the roles of the account's groups and of the roles a safeguard hold
-/// keeps for it (E4), nothing while the account is suspended.
-pub fn effective_roles(account: &AccountRecord, groups: &[OrgGroupRecord]) -> BTreeSet<String> {
-    if account.status == AccountStatus::Suspended {
-        return BTreeSet::new();
-    }
-    let kept = account.hold.iter().flat_map(|h| h.kept_roles.iter());
-    groups
-        .iter()
-        .flat_map(|g| g.roles.iter())
-        .chain(kept)
-        .cloned()
-        .collect()
+/// Where one of an account's roles comes from: every view of access names it (G8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum RoleSource {
+    /// An org group the account is in (G7).
+    #[serde(rename_all = "camelCase")]
+    Group {
+        org_group_id: String,
+        org_group_name: String,
+        managed_by: ManagedBy,
+    },
+    /// The IdP assigned it directly to the account's linked SCIM user (G8).
+    #[serde(rename_all = "camelCase")]
+    Assigned {
+        directory_id: String,
+        user_id: String,
+    },
+    /// The IdP took it away while the directory's safeguard was tripped: the account keeps
+    /// it until an admin decides the hold (E4).
+    #[serde(rename_all = "camelCase")]
+    Held { directory_id: String },
 }
 
-/// The access an account would gain (joining) or lose (leaving) through `group`, given
-/// the roles its other groups grant.
-pub fn access_change(
-    status: AccountStatus,
-    other_roles: &BTreeSet<String>,
-    group: &OrgGroupRecord,
-) -> Vec<String> {
-    if status == AccountStatus::Suspended {
-        return Vec::new();
+impl RoleSource {
+    /// The source in words, for log sentences and the admin view.
+    pub fn describe(&self) -> String {
+        match self {
+            RoleSource::Group { org_group_name, .. } => format!("group '{org_group_name}'"),
+            RoleSource::Assigned {
+                directory_id,
+                user_id,
+            } => format!("assigned by directory {directory_id} (SCIM user {user_id})"),
+            RoleSource::Held { directory_id } => {
+                format!("kept by the safeguard's hold of directory {directory_id}")
+            }
+        }
     }
-    group
-        .roles
-        .iter()
-        .filter(|r| !other_roles.contains(*r))
-        .cloned()
-        .collect()
+}
+
+/// G7, G8, E4: every role an account has, with its sources: the roles of its effective
+/// groups, the roles its IdP assigns directly to its linked SCIM user, and the roles a
+/// safeguard hold keeps for it; nothing while the
+/// account is suspended. Every view of access (events, the admin access view, conflict
+/// reviews) computes access here and nowhere else.
+pub fn effective_access(
+    account: &AccountRecord,
+    groups: &[OrgGroupRecord],
+) -> BTreeMap<String, Vec<RoleSource>> {
+    let mut access: BTreeMap<String, Vec<RoleSource>> = BTreeMap::new();
+    if account.status == AccountStatus::Suspended {
+        return access;
+    }
+    for g in groups {
+        for role in &g.roles {
+            access
+                .entry(role.clone())
+                .or_default()
+                .push(RoleSource::Group {
+                    org_group_id: g.id.clone(),
+                    org_group_name: g.name.clone(),
+                    managed_by: g.managed_by.clone(),
+                });
+        }
+    }
+    // Assignments belong to the link: an unlinked account has none (unlink empties them).
+    if let Some(link) = &account.link {
+        for role in &account.assigned_roles {
+            access
+                .entry(role.clone())
+                .or_default()
+                .push(RoleSource::Assigned {
+                    directory_id: link.directory_id.clone(),
+                    user_id: link.user_id.clone(),
+                });
+        }
+    }
+    if let Some(hold) = &account.hold {
+        for role in &hold.kept_roles {
+            access
+                .entry(role.clone())
+                .or_default()
+                .push(RoleSource::Held {
+                    directory_id: hold.directory_id.clone(),
+                });
+        }
+    }
+    access
+}
+
+/// The roles of [`effective_access`], without their sources.
+pub fn effective_roles(account: &AccountRecord, groups: &[OrgGroupRecord]) -> BTreeSet<String> {
+    effective_access(account, groups).into_keys().collect()
+}
+
+/// What joining or leaving one group does to an account's access.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccessDelta {
+    /// The group's roles the account would gain (joining) or lose (leaving).
+    pub changed: Vec<String>,
+    /// The group's roles the account has anyway from its other sources (its other groups,
+    /// a direct assignment): kept whatever happens to the group, with those sources.
+    pub kept: BTreeMap<String, Vec<RoleSource>>,
+}
+
+/// The access an account would gain (joining) or lose (leaving) through `group`, given its
+/// other groups; a suspended account gains and loses nothing.
+pub fn access_delta(
+    account: &AccountRecord,
+    other_groups: &[OrgGroupRecord],
+    group: &OrgGroupRecord,
+) -> AccessDelta {
+    let mut delta = AccessDelta::default();
+    if account.status == AccountStatus::Suspended {
+        return delta;
+    }
+    let mut others = effective_access(account, other_groups);
+    for role in &group.roles {
+        match others.remove(role) {
+            Some(sources) => {
+                delta.kept.insert(role.clone(), sources);
+            }
+            None if !delta.changed.contains(role) => delta.changed.push(role.clone()),
+            None => {}
+        }
+    }
+    delta
 }
 
 /// The review of one held group (G2).
@@ -361,7 +458,6 @@ pub fn plan_reject(ctx: &WriteContext, conflict: &ConflictRecord) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::model::{Origin, Product};
 
     fn group(id: &str, roles: &[&str], managed_by: ManagedBy) -> OrgGroupRecord {
         OrgGroupRecord {
@@ -397,7 +493,7 @@ mod tests {
         // `taken` appears as an admin membership left behind after a sync: it does not count.
         let groups = effective_groups(vec![admin, taken], vec![synced]);
         assert_eq!(groups.len(), 2);
-        let mut acc = crate::directory::testkit::account("a", "a@x", Origin::Scim);
+        let mut acc = account(&[]);
         let roles = effective_roles(&acc, &groups);
         assert_eq!(
             roles.into_iter().collect::<Vec<_>>(),
@@ -405,35 +501,69 @@ mod tests {
         );
         // E4: a hold keeps the roles the IdP's held changes took away.
         acc.hold = Some(crate::directory::model::AccountHold {
+            directory_id: "d".into(),
             kept_roles: ["bitbucket/user".to_string()].into(),
             ..Default::default()
         });
-        assert!(effective_roles(&acc, &groups).contains("bitbucket/user"));
+        assert_eq!(
+            effective_access(&acc, &groups)["bitbucket/user"],
+            vec![RoleSource::Held {
+                directory_id: "d".into()
+            }]
+        );
+        acc.hold = None;
         acc.status = AccountStatus::Suspended;
         assert!(effective_roles(&acc, &groups).is_empty());
+    }
+
+    fn account(assigned: &[&str]) -> AccountRecord {
+        let mut a = crate::directory::testkit::linked(
+            crate::directory::testkit::account(
+                "a1",
+                "ada@example.com",
+                crate::directory::model::Origin::Scim,
+            ),
+            "d",
+            "u1",
+        );
+        a.assigned_roles = assigned.iter().map(|r| r.to_string()).collect();
+        a
+    }
+
+    /// G8: roles the IdP assigns directly count with group roles while the account is
+    /// active, and each role names every source.
+    #[test]
+    fn g8_assigned_roles_count_with_group_roles_and_name_their_sources() {
+        let g = group("a", &["jira/user"], ManagedBy::Admin);
+        let mut acc = account(&["jira/user", "confluence/admin"]);
+        let access = effective_access(&acc, std::slice::from_ref(&g));
+        assert_eq!(
+            access.keys().collect::<Vec<_>>(),
+            vec!["confluence/admin", "jira/user"]
+        );
+        let assigned = RoleSource::Assigned {
+            directory_id: "d".into(),
+            user_id: "u1".into(),
+        };
+        assert_eq!(access["confluence/admin"], vec![assigned.clone()]);
+        assert_eq!(access["jira/user"].len(), 2);
+        assert_eq!(access["jira/user"][1], assigned);
+        assert_eq!(
+            assigned.describe(),
+            "assigned by directory d (SCIM user u1)"
+        );
+        // Assignments belong to the link.
+        acc.link = None;
+        assert_eq!(
+            effective_roles(&acc, &[g]).into_iter().collect::<Vec<_>>(),
+            vec!["jira/user"]
+        );
     }
 
     #[test]
     fn g2_breakdown_and_g4_default_refusal() {
         let og = group("og", &["jira/user"], ManagedBy::Admin);
-        let mut org = OrgRecord {
-            id: "o".into(),
-            name: "O".into(),
-            verified_domains: vec![],
-            created: String::new(),
-            version: 1,
-            sites: vec![Site {
-                id: "s1".into(),
-                name: "acme".into(),
-            }],
-            products: vec![Product {
-                id: "jira".into(),
-                name: "Jira".into(),
-                site_id: "s1".into(),
-                roles: vec!["user".into()],
-                default_groups: vec![],
-            }],
-        };
+        let mut org = crate::directory::testkit::org_with_jira(&["user"]);
         let conflict = ConflictRecord {
             org_id: "o".into(),
             directory_id: "d".into(),
@@ -462,13 +592,31 @@ mod tests {
     }
 
     #[test]
-    fn g7_access_change_counts_only_roles_not_granted_elsewhere() {
+    fn g7_access_delta_counts_only_roles_not_granted_elsewhere() {
         let og = group("og", &["jira/user", "confluence/user"], ManagedBy::Admin);
-        let other: BTreeSet<String> = ["jira/user".to_string()].into();
+        let other = group("other", &["jira/user"], ManagedBy::Admin);
+        let mut acc = account(&[]);
+        let delta = access_delta(&acc, std::slice::from_ref(&other), &og);
+        assert_eq!(delta.changed, vec!["confluence/user"]);
+        assert_eq!(delta.kept.keys().collect::<Vec<_>>(), vec!["jira/user"]);
+        acc.status = AccountStatus::Suspended;
+        assert_eq!(access_delta(&acc, &[other], &og), AccessDelta::default());
+    }
+
+    /// G8 in a conflict review (G2): a role the account also has by direct assignment is
+    /// kept, not lost, when the group goes.
+    #[test]
+    fn g8_a_directly_assigned_role_is_kept_when_the_group_goes() {
+        let og = group("og", &["jira/admin", "confluence/user"], ManagedBy::Admin);
+        let acc = account(&["jira/admin"]);
+        let delta = access_delta(&acc, &[], &og);
+        assert_eq!(delta.changed, vec!["confluence/user"]);
         assert_eq!(
-            access_change(AccountStatus::Active, &other, &og),
-            vec!["confluence/user"]
+            delta.kept["jira/admin"],
+            vec![RoleSource::Assigned {
+                directory_id: "d".into(),
+                user_id: "u1".into(),
+            }]
         );
-        assert!(access_change(AccountStatus::Suspended, &other, &og).is_empty());
     }
 }

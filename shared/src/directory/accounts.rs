@@ -27,6 +27,7 @@ fn new_account(ctx: &WriteContext, email: &str, origin: Origin, profile: Profile
         profile,
         link: None,
         hold: None,
+        assigned_roles: Vec::new(),
         version: 1,
         created: ctx.now.clone(),
         last_modified: ctx.now.clone(),
@@ -350,6 +351,7 @@ mod tests {
             operation: "POST /jit-sign-ins".into(),
             quirks: Vec::new(),
             default_groups: vec!["dg-1".into()],
+            assignable_roles: Vec::new(),
             ..ctx()
         }
     }

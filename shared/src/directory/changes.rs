@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use super::access::{effective_groups, effective_roles};
+use super::access::{effective_access, effective_groups, effective_roles, RoleSource};
 use super::model::{
     AccountRecord, AccountStatus, ChangeRecord, ChangeSubject, EventRecord, GroupRecord, ManagedBy,
     OrgGroupRecord, OrgRecord, Origin, UserRecord,
@@ -190,7 +190,8 @@ fn access_may_change(old: Option<&AccountRecord>, new: &AccountRecord, writes: &
     let Some(old) = old else {
         return true;
     };
-    if old.status != new.status {
+    // G8: the roles its IdP assigns directly are part of its access.
+    if old.status != new.status || old.assigned_roles != new.assigned_roles {
         return true;
     }
     if old.link == new.link {
@@ -260,20 +261,14 @@ impl AccessWorld {
         effective_groups(admin, synced)
     }
 
-    /// The groups granting `role` to an account (its cause).
-    fn granting(&self, account_id: &str, role: &str) -> Vec<&OrgGroupRecord> {
+    /// Where an account's `role` comes from (its cause): groups, a direct assignment.
+    fn sources(&self, account_id: &str, role: &str) -> Vec<RoleSource> {
         let Some(account) = self.accounts.get(account_id) else {
             return Vec::new();
         };
-        let ids: BTreeSet<String> = self
-            .effective(account)
-            .into_iter()
-            .filter(|g| g.roles.iter().any(|r| r == role))
-            .map(|g| g.id)
-            .collect();
-        ids.iter()
-            .filter_map(|id| self.org_groups.get(id))
-            .collect()
+        effective_access(account, &self.effective(account))
+            .remove(role)
+            .unwrap_or_default()
     }
 
     /// The world after one transaction's writes.
@@ -898,6 +893,13 @@ fn access_changes(
         let granted: Vec<&String> = after.difference(&before).collect();
         let revoked: Vec<&String> = before.difference(&after).collect();
         let suspended = account.status == AccountStatus::Suspended;
+        // G8: the roles whose direct assignment this transaction changed.
+        let assigned_before = old_world.accounts.get(id).map(|a| &a.assigned_roles);
+        let assigned_after = world.accounts.get(id).map(|a| &a.assigned_roles);
+        let assignment_changed = |role: &String| {
+            assigned_before.is_some_and(|a| a.contains(role))
+                != assigned_after.is_some_and(|a| a.contains(role))
+        };
         for (event, roles, w) in [
             ("access:granted", granted, &*world),
             ("access:revoked", revoked, &old_world),
@@ -907,20 +909,26 @@ fn access_changes(
             }
             let grants: Vec<Value> = roles
                 .iter()
-                .map(|r| {
-                    let cause: Vec<Value> = w
-                        .granting(id, r)
-                        .iter()
-                        .map(|g| json!({ "orgGroupId": g.id, "orgGroupName": g.name, "managedBy": g.managed_by }))
-                        .collect();
-                    access_grant(w.org.as_ref(), r, cause)
-                })
+                .map(|r| access_grant(w.org.as_ref(), r, &w.sources(id, r)))
                 .collect();
-            let reason = if event == "access:revoked" && suspended {
-                "the account is suspended"
-            } else {
-                "its groups changed"
+            let direct = roles.iter().any(|r| assignment_changed(r));
+            let reason = match (event, suspended, direct) {
+                ("access:revoked", true, _) => "the account is suspended",
+                ("access:granted", _, true) => "the IdP assigned it directly",
+                (_, _, true) => "the IdP removed its direct assignment",
+                _ => "its groups changed",
             };
+            // The SCIM user whose assignment changed: the account's link on the side of
+            // the change that had it (an unlink removes it).
+            let assignment = direct
+                .then(|| {
+                    w.accounts
+                        .get(id)
+                        .and_then(|a| a.link.as_ref())
+                        .or(account.link.as_ref())
+                        .map(|l| json!({ "directoryId": l.directory_id, "userId": l.user_id }))
+                })
+                .flatten();
             out.push((
                 event.into(),
                 account_subject(account),
@@ -933,6 +941,7 @@ fn access_changes(
                         "directoryId": log.directory_id,
                         "requestId": log.request_id,
                         "operation": log.operation,
+                        "assignment": assignment,
                     },
                 }),
             ));
@@ -941,7 +950,30 @@ fn access_changes(
 }
 
 /// One role as a product sees it: `product/role`, the product's name and site.
-fn access_grant(org: Option<&OrgRecord>, role: &str, groups: Vec<Value>) -> Value {
+/// `groups`, `assignedBy` and `heldBy` (a safeguard's hold, E4) say where it comes from
+/// (G7, G8).
+fn access_grant(org: Option<&OrgRecord>, role: &str, sources: &[RoleSource]) -> Value {
+    let mut groups = Vec::new();
+    let mut assigned_by = Value::Null;
+    let mut held_by = Value::Null;
+    for source in sources {
+        match source {
+            RoleSource::Group {
+                org_group_id,
+                org_group_name,
+                managed_by,
+            } => groups.push(
+                json!({ "orgGroupId": org_group_id, "orgGroupName": org_group_name, "managedBy": managed_by }),
+            ),
+            RoleSource::Assigned {
+                directory_id,
+                user_id,
+            } => assigned_by = json!({ "directoryId": directory_id, "userId": user_id }),
+            RoleSource::Held { directory_id } => {
+                held_by = json!({ "directoryId": directory_id });
+            }
+        }
+    }
     let (product, role_name) = role.split_once('/').unwrap_or((role, ""));
     let p = org.and_then(|o| o.products.iter().find(|p| p.id == product));
     let site = p.and_then(|p| {
@@ -955,6 +987,8 @@ fn access_grant(org: Option<&OrgRecord>, role: &str, groups: Vec<Value>) -> Valu
         "roleName": role_name,
         "site": site,
         "groups": groups,
+        "assignedBy": assigned_by,
+        "heldBy": held_by,
     })
 }
 

@@ -65,6 +65,8 @@ pub struct WriteContext {
     pub verified_domains: Vec<String>,
     /// Default-access org groups every new account joins.
     pub default_groups: Vec<String>,
+    /// The org's product roles (`product/role`): what an IdP may assign directly (G8).
+    pub assignable_roles: Vec<String>,
     pub directory_id: String,
     pub idp: String,
     pub request_id: Option<String>,
@@ -105,6 +107,7 @@ impl WriteContext {
             org_id: e.org_id.clone(),
             verified_domains: Vec::new(),
             default_groups: Vec::new(),
+            assignable_roles: Vec::new(),
             directory_id: e.directory_id.clone().unwrap_or_default(),
             idp: e.idp.clone().unwrap_or_default(),
             request_id: e.request_id.clone(),

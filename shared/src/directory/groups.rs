@@ -533,6 +533,7 @@ mod tests {
         WriteContext {
             verified_domains: Vec::new(),
             default_groups: Vec::new(),
+            assignable_roles: Vec::new(),
             operation: "POST /Groups".into(),
             ..ctx()
         }

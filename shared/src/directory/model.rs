@@ -45,6 +45,15 @@ pub struct Product {
 }
 
 impl OrgRecord {
+    /// Every role of every product, as `product/role`: what an org group may grant and
+    /// what an IdP may assign directly (G8), in the order the products list them.
+    pub fn product_roles(&self) -> Vec<String> {
+        self.products
+            .iter()
+            .flat_map(|p| p.roles.iter().map(move |r| format!("{}/{r}", p.id)))
+            .collect()
+    }
+
     /// The products for which `org_group_id` is a default-access group (G4).
     pub fn default_access_products(&self, org_group_id: &str) -> Vec<&Product> {
         self.products
@@ -228,6 +237,11 @@ pub struct AccountRecord {
     /// E4: deprovisioning the safeguard holds for an admin's decision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold: Option<AccountHold>,
+    /// G8: the product roles (`product/role`) the linked SCIM user's `roles` assign
+    /// directly, sorted and deduplicated; kept in step by the user planners like `status`,
+    /// emptied on unlink. Accounts stored before G8 have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assigned_roles: Vec<String>,
     pub version: u64,
     pub created: String,
     pub last_modified: String,

@@ -130,8 +130,8 @@ pub fn window_closed(sg: &SafeguardRecord, now: &str) -> bool {
 }
 
 /// Whether a plan could take anything from anyone (cheap, before any read): it suspends or
-/// unlinks an account, or removes a membership, a user or a group, or changes a group's
-/// standing. Everything else (creates, profile changes, additions) is never counted.
+/// unlinks an account or takes a directly assigned role (G8) from it, or removes a
+/// membership, a user or a group, or changes a group's standing. Everything else (creates, profile changes, additions) is never counted.
 pub fn may_deprovision(plan: &Plan) -> bool {
     let old_account = |id: &str| {
         plan.before.iter().find_map(|r| match r {
@@ -144,6 +144,9 @@ pub fn may_deprovision(plan: &Plan) -> bool {
             old_account(&a.id).is_some_and(|o| {
                 (o.status == AccountStatus::Active && a.status == AccountStatus::Suspended)
                     || (o.link.is_some() && a.link.is_none())
+                    || o.assigned_roles
+                        .iter()
+                        .any(|r| !a.assigned_roles.contains(r))
             })
         }
         Write::Delete(Record::Member { .. } | Record::User(_) | Record::Group(_), _) => true,

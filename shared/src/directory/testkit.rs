@@ -23,6 +23,7 @@ pub(crate) fn ctx() -> WriteContext {
         org_id: ORG.into(),
         verified_domains: vec!["example.com".into()],
         default_groups: Vec::new(),
+        assignable_roles: Vec::new(),
         directory_id: DIR.into(),
         idp: "okta".into(),
         request_id: Some("req-1".into()),
@@ -74,6 +75,28 @@ pub(crate) fn owner_profile() -> Profile {
     }
 }
 
+/// Org `o` with site `acme` (id `s1`) and its product Jira, whose roles are `roles`.
+pub(crate) fn org_with_jira(roles: &[&str]) -> OrgRecord {
+    OrgRecord {
+        id: "o".into(),
+        name: "O".into(),
+        verified_domains: vec![],
+        created: String::new(),
+        version: 1,
+        sites: vec![Site {
+            id: "s1".into(),
+            name: "acme".into(),
+        }],
+        products: vec![Product {
+            id: "jira".into(),
+            name: "Jira".into(),
+            site_id: "s1".into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            default_groups: vec![],
+        }],
+    }
+}
+
 /// An unlinked account managed by admin.
 pub(crate) fn account(id: &str, email: &str, origin: Origin) -> AccountRecord {
     AccountRecord {
@@ -86,6 +109,7 @@ pub(crate) fn account(id: &str, email: &str, origin: Origin) -> AccountRecord {
         profile: owner_profile(),
         link: None,
         hold: None,
+        assigned_roles: Vec::new(),
         version: 5,
         created: EARLIER.into(),
         last_modified: EARLIER.into(),

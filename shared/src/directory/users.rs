@@ -11,7 +11,7 @@ use super::model::{
     AccountKind, AccountRecord, AccountStatus, Guard, LinkRef, ManagedBy, Origin, Outcome, Profile,
     UserRecord,
 };
-use super::plan::{Condition, Plan, Record, Refusal};
+use super::plan::{Condition, Plan, Record, Refusal, Write};
 use crate::scim::error::ScimError;
 use crate::scim::resource::{external_id, primary_email};
 use crate::scim::schema::ENTERPRISE_USER_SCHEMA;
@@ -162,17 +162,125 @@ pub fn user_write_needs(old: Option<&UserRecord>, new: &Value) -> UserWriteNeeds
 }
 
 fn uniqueness_refusal(ctx: &WriteContext, user_id: &str, doc: &Value, detail: String) -> Refusal {
+    logged_refusal(ctx, user_id, doc, ScimError::uniqueness(detail))
+}
+
+/// A refusal whose plan is its log event (E1): the error's detail, as a sentence.
+fn logged_refusal(ctx: &WriteContext, user_id: &str, doc: &Value, error: ScimError) -> Refusal {
     let mut plan = Plan::default();
     plan.event(ctx.user_event(
         user_id,
         doc,
         Outcome::Refused,
-        format!("Refused: {detail}."),
+        format!("Refused: {}.", error.detail),
     ));
     Refusal {
-        error: ScimError::uniqueness(detail),
+        error,
         plan: Box::new(plan),
     }
+}
+
+/// G8: the product roles a SCIM user's `roles` assign (their `value`s), sorted and
+/// deduplicated.
+pub fn assigned_roles(doc: &Value) -> Vec<String> {
+    let mut roles: Vec<String> = doc
+        .get("roles")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("value").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+/// G8, S7: every role a write assigns must be one of the org's product roles, else the
+/// write is refused with 400 `invalidValue` naming the unknown values, and nothing is
+/// applied. Roles the stored user already had are not checked again, so that a role the
+/// org has since removed does not block every later update of the user.
+fn check_assigned_roles(
+    ctx: &WriteContext,
+    user_id: &str,
+    old: Option<&Value>,
+    new: &Value,
+) -> Result<(), Refusal> {
+    let kept = old.map(assigned_roles).unwrap_or_default();
+    let unknown: Vec<String> = assigned_roles(new)
+        .into_iter()
+        .filter(|r| !kept.contains(r) && !ctx.assignable_roles.contains(r))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let error = ScimError::invalid_value(format!(
+        "roles names unknown roles: {}; a role is one of this organization's product roles, as `<product>/<role>` (GET /Roles lists them)",
+        unknown
+            .iter()
+            .map(|r| format!("'{r}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Err(logged_refusal(ctx, user_id, new, error))
+}
+
+/// G8, E1: what a plan changes in the roles an IdP assigns directly, as sentences for the
+/// log: each account put whose assigned roles differ from the ones it replaces.
+fn assignment_changes(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    for (next, _) in plan_account_puts(plan) {
+        let before = plan.before.iter().find_map(|r| match r {
+            Record::Account(a) if a.id == next.id => Some(a),
+            _ => None,
+        });
+        let was: &[String] = before.map(|a| a.assigned_roles.as_slice()).unwrap_or(&[]);
+        let added: Vec<&str> = next
+            .assigned_roles
+            .iter()
+            .filter(|r| !was.contains(r))
+            .map(String::as_str)
+            .collect();
+        let removed: Vec<&str> = was
+            .iter()
+            .filter(|r| !next.assigned_roles.contains(r))
+            .map(String::as_str)
+            .collect();
+        let link = next.link.as_ref().or(before.and_then(|a| a.link.as_ref()));
+        let by = link
+            .map(|l| format!("directory {} (SCIM user {})", l.directory_id, l.user_id))
+            .unwrap_or_else(|| "the directory".into());
+        if !added.is_empty() {
+            out.push(format!(
+                "Roles {} are now assigned directly to account {} by {by}.",
+                added.join(", "),
+                next.id
+            ));
+        }
+        if !removed.is_empty() {
+            out.push(format!(
+                "Roles {} are no longer assigned directly to account {} by {by}.",
+                removed.join(", "),
+                next.id
+            ));
+        }
+    }
+    out
+}
+
+fn plan_account_puts(plan: &Plan) -> impl Iterator<Item = (&AccountRecord, &Condition)> {
+    plan.writes.iter().filter_map(|w| match w {
+        Write::Put(Record::Account(a), c) => Some((a, c)),
+        _ => None,
+    })
+}
+
+/// The log sentence of a user write, with what it changed in directly assigned roles.
+fn with_assignment_changes(plan: &Plan, message: String) -> String {
+    std::iter::once(message)
+        .chain(assignment_changes(plan))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn check_unique(
@@ -361,6 +469,7 @@ pub(crate) fn link_to_email(
                 profile: profile_from_doc(doc),
                 link: Some(link),
                 hold: None,
+                assigned_roles: assigned_roles(doc),
                 version: 1,
                 created: ctx.now.clone(),
                 last_modified: ctx.now.clone(),
@@ -402,7 +511,7 @@ pub(crate) fn link_to_email(
             }
             let mut next = acc.clone();
             next.link = Some(link);
-            next.status = status_for(doc);
+            follow_linked_user(&mut next, doc);
             resolve_hold(ctx, plan, acc, &mut next);
             next.version = acc.version + 1;
             next.last_modified = ctx.now.clone();
@@ -466,6 +575,7 @@ pub fn plan_user_create(
     doc: Value,
 ) -> Result<UserDecision, Refusal> {
     check_unique(ctx, user_id, state, &doc)?;
+    check_assigned_roles(ctx, user_id, None, &doc)?;
     let mut plan = Plan::default();
     let email = primary_email(&doc);
     let (link, account_id, message, outcome) = match email.as_deref() {
@@ -499,6 +609,7 @@ pub fn plan_user_create(
         account_id,
     };
     put_user_indexes(&mut plan, &ctx.directory_id, user_id, None, &user.doc);
+    let message = with_assignment_changes(&plan, message);
     plan.event(ctx.user_event(user_id, &user.doc, outcome, message));
     plan.put(Record::User(user.clone()), Condition::Absent);
     Ok(UserDecision { plan, user, link })
@@ -528,6 +639,7 @@ pub fn plan_user_replace(
         .ok_or_else(|| Refusal::from(ScimError::internal()))?;
     let user_id = old.id.as_str();
     check_unique(ctx, user_id, state, &new)?;
+    check_assigned_roles(ctx, user_id, Some(&old.doc), &new)?;
     let mut plan = Plan::default();
     let new_email = primary_email(&new);
     let linked = state
@@ -571,7 +683,7 @@ pub fn plan_user_replace(
                     let mut next = acc.clone();
                     next.email = email.into();
                     next.profile = profile_from_doc(&new);
-                    next.status = status_for(&new);
+                    follow_linked_user(&mut next, &new);
                     next.version = acc.version + 1;
                     next.last_modified = ctx.now.clone();
                     plan.put(
@@ -683,6 +795,7 @@ pub fn plan_user_replace(
         Some(&old.doc),
         &user.doc,
     );
+    let message = with_assignment_changes(&plan, message);
     plan.event(ctx.user_event(user_id, &user.doc, outcome, message));
     plan.put(Record::User(user.clone()), Condition::Version(old.version));
     plan.prior(Record::User(old.clone()));
@@ -700,11 +813,18 @@ fn managed_by_directory(acc: &AccountRecord, directory_id: &str) -> bool {
     matches!(&acc.managed_by, ManagedBy::Directory { directory_id: d } if d == directory_id)
 }
 
-/// Keep a linked account in step: status always (L6); profile only when this directory
+/// What an account takes from its linked SCIM user whatever its kind: its status (L6) and
+/// the roles the IdP assigns it directly (G8).
+fn follow_linked_user(next: &mut AccountRecord, doc: &Value) {
+    next.status = status_for(doc);
+    next.assigned_roles = assigned_roles(doc);
+}
+
+/// Keep a linked account in step: status and assigned roles always (L6, G8); profile only when this directory
 /// manages it (L2). Writes nothing when nothing changes.
 fn sync_linked_account(ctx: &WriteContext, plan: &mut Plan, acc: &AccountRecord, doc: &Value) {
     let mut next = acc.clone();
-    next.status = status_for(doc);
+    follow_linked_user(&mut next, doc);
     if managed_by_directory(acc, &ctx.directory_id) {
         next.profile = profile_from_doc(doc);
     }
@@ -743,6 +863,8 @@ pub(crate) fn unlink_account(
 ) {
     let mut next = acc.clone();
     next.link = None;
+    // G8: assignments belong to the link.
+    next.assigned_roles.clear();
     next.managed_by = ManagedBy::Admin;
     if deactivate && ctx.kind_of(&acc.email) == AccountKind::Managed {
         next.status = AccountStatus::Suspended;
@@ -823,6 +945,7 @@ pub fn plan_user_delete(
             Condition::Always,
         );
     }
+    let message = with_assignment_changes(&plan, message);
     plan.event(ctx.user_event(&user.id, &user.doc, Outcome::Deleted, message));
     plan.delete(Record::User(user.clone()), Condition::Version(user.version));
     plan.prior(Record::User(user.clone()));

@@ -1,5 +1,5 @@
-//! `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas` (S1): the `scim-discovery`
-//! function. They state exactly what this server implements. The function also answers
+//! `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas` (S1) and the read-only `/Roles`
+//! (G8): the `scim-discovery` function. They state exactly what this server implements. The function also answers
 //! whatever else under a directory's SCIM base URL no other function is routed for: a SCIM
 //! 404, or 501 for a root `/.search`.
 
@@ -13,7 +13,7 @@ use crate::scim::error::ScimError;
 use crate::scim::list::list_response;
 use crate::scim::schema::{
     attribute_json, ResourceType, Schema, COMMON_ATTRIBUTES, ENTERPRISE_USER, GROUP,
-    GROUP_RESOURCE, USER, USER_RESOURCE,
+    GROUP_RESOURCE, ROLE, ROLE_RESOURCE, USER, USER_RESOURCE,
 };
 
 /// Resource types this deployment serves. Groups are listed once their function ships.
@@ -22,6 +22,7 @@ pub fn resource_types() -> Vec<&'static ResourceType> {
     if GROUPS_ENABLED {
         out.push(&GROUP_RESOURCE);
     }
+    out.push(&ROLE_RESOURCE);
     out
 }
 
@@ -33,6 +34,7 @@ fn schemas() -> Vec<&'static Schema> {
     if GROUPS_ENABLED {
         out.push(&GROUP);
     }
+    out.push(&ROLE);
     out
 }
 
@@ -98,6 +100,14 @@ pub fn schema_json(s: &Schema, base: &str) -> Value {
                 .filter(|a| a.name != "meta")
                 .map(attribute_json),
         );
+    } else if s.id == ROLE.id {
+        // A role has an id (`product/role`) but no externalId: no client creates one.
+        attributes.extend(
+            COMMON_ATTRIBUTES
+                .iter()
+                .filter(|a| a.name == "id")
+                .map(attribute_json),
+        );
     }
     attributes.extend(s.attributes.iter().map(attribute_json));
     json!({
@@ -109,6 +119,9 @@ pub fn schema_json(s: &Schema, base: &str) -> Value {
         "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{}", s.id)}
     })
 }
+
+/// `/Roles` (G8) is served here: like discovery it is read-only, and it reads one item.
+const ROLE_ENDPOINT: &str = "Roles";
 
 /// Entry point of the `scim-discovery` function.
 pub async fn handle_scim_discovery(
@@ -131,8 +144,11 @@ async fn serve(
     let route = route.ok_or_else(|| ScimError::not_found("no such endpoint"))?;
     // RFC 7644 §4 lets discovery be unauthenticated; we authenticate so an unknown or foreign
     // directory answers the same 404 everywhere (X2).
-    authenticate_directory(&state.store, req, &route.directory_id).await?;
+    let auth = authenticate_directory(&state.store, req, &route.directory_id).await?;
     let base = format!("/scim/v2/directories/{}", route.directory_id);
+    if route.resource == ROLE_ENDPOINT {
+        return super::roles::serve_roles(state, req, &auth, route, &base).await;
+    }
     let body = discovery_document(req.method(), route, &base)?;
     Ok(scim_json(200, &body, &[]))
 }

@@ -155,22 +155,21 @@ pub async fn list_page<R, K: Ord>(
     order: impl Fn(&R) -> K,
     same: impl Fn(&R, &R) -> bool,
 ) -> Result<ListPage<R>, ScimError> {
+    if let Some(matched) = whole {
+        return page_whole(matched, paging, order, same);
+    }
     let page = |total, items, next_cursor| ListPage {
         total,
         items,
         paging: paging.clone(),
         next_cursor,
     };
-    match (&paging, whole) {
-        (Paging::Index { start, count }, Some(matched)) => {
-            let (total, items) = page_of(matched, order, same, *start, *count);
-            Ok(page(Some(total), items, None))
-        }
-        (Paging::Index { start, count }, None) if filtered => {
+    match &paging {
+        Paging::Index { start, count } if filtered => {
             let (total, items) = page_of(listing.scan(keep).await?, order, same, *start, *count);
             Ok(page(Some(total), items, None))
         }
-        (Paging::Index { start, count }, None) => {
+        Paging::Index { start, count } => {
             let total = listing.total().await?;
             let items = if *count == 0 || *start > total {
                 Vec::new()
@@ -179,18 +178,7 @@ pub async fn list_page<R, K: Ord>(
             };
             Ok(page(Some(total), items, None))
         }
-        (Paging::Cursor { at, count, scope }, Some(matched)) => {
-            let offset = match at {
-                ListPosition::First => 0,
-                ListPosition::Offset(n) => *n,
-                ListPosition::After(_) => return Err(invalid_cursor()),
-            };
-            let (total, items) = page_of(matched, order, same, offset.saturating_add(1), *count);
-            let next = (offset.saturating_add(*count) < total)
-                .then(|| scope.seal_position(&ListPosition::Offset(offset + count)));
-            Ok(page(Some(total), items, next))
-        }
-        (Paging::Cursor { at, count, scope }, None) => {
+        Paging::Cursor { at, count, scope } => {
             let start = match at {
                 ListPosition::First => None,
                 ListPosition::After(k) => Some(k.clone()),
@@ -204,6 +192,39 @@ pub async fn list_page<R, K: Ord>(
             ))
         }
     }
+}
+
+/// Pages a list known whole (an index answered the filter, or the list lives in memory):
+/// by `startIndex`, or by a cursor that carries the offset of the next page.
+pub fn page_whole<R, K: Ord>(
+    matched: Vec<R>,
+    paging: Paging,
+    order: impl Fn(&R) -> K,
+    same: impl Fn(&R, &R) -> bool,
+) -> Result<ListPage<R>, ScimError> {
+    let (total, items, next_cursor) = match &paging {
+        Paging::Index { start, count } => {
+            let (total, items) = page_of(matched, order, same, *start, *count);
+            (total, items, None)
+        }
+        Paging::Cursor { at, count, scope } => {
+            let offset = match at {
+                ListPosition::First => 0,
+                ListPosition::Offset(n) => *n,
+                ListPosition::After(_) => return Err(invalid_cursor()),
+            };
+            let (total, items) = page_of(matched, order, same, offset.saturating_add(1), *count);
+            let next = (offset.saturating_add(*count) < total)
+                .then(|| scope.seal_position(&ListPosition::Offset(offset + count)));
+            (total, items, next)
+        }
+    };
+    Ok(ListPage {
+        total: Some(total),
+        items,
+        paging,
+        next_cursor,
+    })
 }
 
 /// Sorts matches into listing order, removes duplicates, and cuts the page.

@@ -9,6 +9,7 @@ mod listing;
 pub mod local;
 mod request;
 mod response;
+pub mod roles;
 pub mod users;
 
 use lambda_http::{Body, Request, Response};

@@ -69,6 +69,9 @@ pub const MAX_VERIFIED_DOMAINS: usize = 100;
 pub const MAX_SITES: usize = 100;
 pub const MAX_PRODUCTS: usize = 100;
 pub const MAX_ROLES: usize = 100;
+/// G8: roles an IdP assigns one user directly (`roles`), each a `<product>/<role>`
+/// (`MAX_ROLE_BYTES`): the account keeps them, so they count toward its item's size.
+pub const MAX_ASSIGNED_ROLES: usize = MAX_ROLES;
 /// Default-access groups of an org: every new account joins them in its create transaction.
 pub const MAX_DEFAULT_GROUPS: usize = 20;
 /// `accountIds` of one call: one transaction holds them and its log event.
@@ -203,6 +206,9 @@ pub(crate) fn check_document(rt: &ResourceType, doc: &Map<String, Value>) -> Res
             }
         }
     }
+    if is_users(rt) {
+        check_assigned_roles(doc)?;
+    }
     for (k, v) in doc {
         match v {
             _ if is_groups(rt) && k == "members" => {}
@@ -225,6 +231,22 @@ pub(crate) fn check_document(rt: &ResourceType, doc: &Map<String, Value>) -> Res
             "the {} is {size} bytes long as JSON; at most {MAX_RESOURCE_BYTES} bytes are allowed (X4)",
             rt.name
         )));
+    }
+    Ok(())
+}
+
+/// X4, G8: at most `MAX_ASSIGNED_ROLES` roles, each value within `MAX_ROLE_BYTES`.
+fn check_assigned_roles(doc: &Map<String, Value>) -> Result<(), ScimError> {
+    let Some(Value::Array(roles)) = doc.get("roles") else {
+        return Ok(());
+    };
+    if roles.len() > MAX_ASSIGNED_ROLES {
+        return Err(too_many("roles", roles.len(), MAX_ASSIGNED_ROLES));
+    }
+    for (i, role) in roles.iter().enumerate() {
+        if let Some(Value::String(s)) = role.get("value") {
+            check_len(&format!("roles[{i}].value"), s, MAX_ROLE_BYTES)?;
+        }
     }
     Ok(())
 }

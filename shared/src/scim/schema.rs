@@ -9,6 +9,10 @@ pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const ENTERPRISE_USER_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+/// G8: the Role resource of Okta Identity Governance's "SCIM 2.0 with entitlements"
+/// (developer.okta.com/docs/guides/scim-with-entitlements): Okta lists the resources of
+/// every resource type with this schema and assigns them through a user's `roles`.
+pub const ROLE_SCHEMA: &str = "urn:okta:scim:schemas:core:1.0:Role";
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -430,6 +434,21 @@ static GROUP_ATTRIBUTES: [Attribute; 2] = [
     multi(complex("members", &MEMBER_SUBS)),
 ];
 
+/// A Role is read-only: it is one of the org's product roles, managed in the admin API.
+static ROLE_ATTRIBUTES: [Attribute; 2] = [
+    {
+        let mut a = read_only(string("displayName"));
+        a.required = true;
+        a.description = "The product's name and the role, e.g. 'Jira admin'.";
+        a
+    },
+    {
+        let mut a = read_only(string("description"));
+        a.description = "The role, its product and the product's site, in words.";
+        a
+    },
+];
+
 pub static USER: Schema = Schema {
     id: USER_SCHEMA,
     name: "User",
@@ -449,6 +468,23 @@ pub static GROUP: Schema = Schema {
     name: "Group",
     description: "Group",
     attributes: &GROUP_ATTRIBUTES,
+};
+
+pub static ROLE: Schema = Schema {
+    id: ROLE_SCHEMA,
+    name: "Role",
+    description: "A product role of the organization, assigned to a user through its roles",
+    attributes: &ROLE_ATTRIBUTES,
+};
+
+pub static ROLE_RESOURCE: ResourceType = ResourceType {
+    id: "Role",
+    name: "Role",
+    endpoint: "/Roles",
+    description:
+        "The organization's product roles (read-only); a user's roles[].value names one by id",
+    schema: &ROLE,
+    extensions: &[],
 };
 
 pub static USER_RESOURCE: ResourceType = ResourceType {

@@ -68,6 +68,7 @@ impl Caller {
             org_id: self.org_id.clone(),
             verified_domains: org.map(|o| o.verified_domains.clone()).unwrap_or_default(),
             default_groups: org.map(OrgRecord::default_groups).unwrap_or_default(),
+            assignable_roles: org.map(OrgRecord::product_roles).unwrap_or_default(),
             directory_id: self.directory_id.clone(),
             idp: self.idp.clone(),
             request_id: Some(self.request_id.clone()),

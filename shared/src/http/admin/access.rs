@@ -9,10 +9,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::call::{ok_json, required, AdminCall};
-use super::render::{access_json, org_group_json, products_json};
-use crate::directory::access::{
-    access_change, default_access_refusal, effective_groups, effective_roles, Breakdown,
-};
+use super::render::{access_json, org_group_json, products_json, role_json};
+use crate::directory::access::{access_delta, default_access_refusal, effective_groups, Breakdown};
 use crate::directory::model::{ConflictRecord, OrgGroupRecord, OrgRecord, Product, Site};
 use crate::http::response::empty;
 use crate::scim::error::ScimError;
@@ -311,7 +309,9 @@ fn summary_json(call: &AdminCall<'_>, b: &Breakdown) -> Value {
         "review": base,
     })
 }
-/// Per-account access change for a list of accounts joining or leaving the group.
+/// Per-account access change for a list of accounts joining or leaving the group: what
+/// each gains or loses, and the group's roles it keeps from its other sources (G8: a direct
+/// assignment keeps a role when the group goes).
 async fn access_changes(
     call: &AdminCall<'_>,
     b: &Breakdown,
@@ -326,13 +326,13 @@ async fn access_changes(
             .into_iter()
             .filter(|g| g.id != b.org_group.id)
             .collect();
-        let other_roles = effective_roles(a, &others);
-        let change = access_change(a.status, &other_roles, &b.org_group);
+        let delta = access_delta(a, &others, &b.org_group);
         out.push(json!({
             "accountId": a.id,
             "email": a.email,
             "status": a.status,
-            if joining { "gains" } else { "loses" }: change,
+            if joining { "gains" } else { "loses" }: delta.changed,
+            "keeps": delta.kept.iter().map(|(role, sources)| role_json(role, sources)).collect::<Vec<_>>(),
         }));
     }
     Ok(out)

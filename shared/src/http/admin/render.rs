@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::call::AdminCall;
-use crate::directory::access::{effective_groups, effective_roles};
+use crate::directory::access::{effective_access, effective_groups, RoleSource};
 use crate::directory::model::{
     AccountRecord, AccountStatus, DirectoryRecord, EventRecord, ManagedBy, OrgGroupRecord,
     OrgRecord, UserRecord,
@@ -104,17 +104,29 @@ pub fn products_json(org: &OrgRecord) -> Value {
     json!({"sites": org.sites, "products": org.products})
 }
 
-/// An account's effective access (G7): its groups and the roles they grant while active.
+/// An account's effective access (G7, G8): its groups, and every role it has while active
+/// with where it comes from (its groups, a direct assignment by its IdP).
 pub async fn access_json(call: &AdminCall<'_>, a: &AccountRecord) -> Result<Value, ScimError> {
     let (admin, synced) = call.store.account_groups(a).await?;
     let groups = effective_groups(admin, synced);
-    let roles = effective_roles(a, &groups);
+    let access = effective_access(a, &groups);
     Ok(json!({
         "account": account_json(call, a),
-        "roles": roles,
+        "roles": access.keys().collect::<Vec<_>>(),
+        "sources": access.iter().map(|(role, sources)| role_json(role, sources)).collect::<Vec<_>>(),
         "groups": groups.iter().map(|g| json!({"id": g.id, "name": g.name, "roles": g.roles})).collect::<Vec<_>>(),
+        "assignedRoles": a.assigned_roles,
         "note": if a.status == AccountStatus::Suspended { "suspended: no product access (L6)" } else { "" },
     }))
+}
+
+/// One role of an account with its sources, as data and in words (G8).
+pub fn role_json(role: &str, sources: &[RoleSource]) -> Value {
+    json!({
+        "role": role,
+        "sources": sources,
+        "from": sources.iter().map(RoleSource::describe).collect::<Vec<_>>(),
+    })
 }
 
 pub fn event_json(e: &EventRecord) -> Value {
