@@ -79,22 +79,7 @@ async fn e5_takeover_update_access_grant_revoke_deactivate_and_no_op() {
     let gid = t
         .create_group("Engineering", std::slice::from_ref(&uid))
         .await;
-    let groups = t.org_admin("GET", "/org-groups", None).await;
-    let og = groups.body["groups"]
-        .as_array()
-        .or_else(|| groups.body.as_array())
-        .and_then(|a| a.iter().find(|g| g["name"] == "Engineering"))
-        .and_then(|g| g["id"].as_str())
-        .expect("org group")
-        .to_string();
-    let r = t
-        .org_admin(
-            "PUT",
-            &format!("/org-groups/{og}/roles"),
-            Some(json!({"roles": ["jira/user"]})),
-        )
-        .await;
-    assert!(r.status == 200 || r.status == 204, "{}", r.body);
+    let og = t.grant_group_roles("Engineering", &["jira/user"]).await;
     let all = changes(&t).await;
     let granted = of(&all, "access:granted");
     assert_eq!(granted.len(), 1, "{granted:?}");

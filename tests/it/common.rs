@@ -371,6 +371,26 @@ impl TestDirectory {
         }
     }
 
+    /// Gives the org group of the IdP group `name` (G1) the product `roles`; returns its id.
+    pub async fn grant_group_roles(&self, name: &str, roles: &[&str]) -> String {
+        let groups = self.org_admin("GET", "/org-groups", None).await;
+        let og = groups.body["groups"]
+            .as_array()
+            .and_then(|a| a.iter().find(|g| g["name"] == name))
+            .and_then(|g| g["id"].as_str())
+            .expect("the IdP group's org group")
+            .to_string();
+        let r = self
+            .org_admin(
+                "PUT",
+                &format!("/org-groups/{og}/roles"),
+                Some(json!({ "roles": roles })),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        og
+    }
+
     /// An admin call on this test's org, with the operator key; `path` is under `/admin/v1/orgs/{org}`.
     pub async fn org_admin(&self, method: &str, path: &str, body: Option<Value>) -> Response {
         admin(

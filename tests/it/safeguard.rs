@@ -13,41 +13,10 @@ const DEACTIVATED: usize = 120;
 /// A directory of `USERS` users, all in the IdP group `Everyone`, whose org group grants
 /// `jira/user`. Returns the user ids.
 async fn directory_with_access(t: &TestDirectory) -> (Vec<String>, String) {
-    let r = t
-        .org_admin(
-            "POST",
-            "/sites",
-            Some(json!({"id": "acme", "name": "acme.example.net"})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let r = t
-        .org_admin(
-            "POST",
-            "/products",
-            Some(json!({"id": "jira", "name": "Jira", "siteId": "acme", "roles": ["user"]})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
+    t.jira_and_confluence().await;
     let users = t.users("person", USERS).await;
     let group = t.create_group("Everyone", &users).await;
-    let groups = t.org_admin("GET", "/org-groups", None).await;
-    let og = groups.body["groups"]
-        .as_array()
-        .expect("groups")
-        .iter()
-        .find(|g| g["name"] == "Everyone")
-        .and_then(|g| g["id"].as_str())
-        .expect("the IdP group's org group")
-        .to_string();
-    let r = t
-        .org_admin(
-            "PUT",
-            &format!("/org-groups/{og}/roles"),
-            Some(json!({"roles": ["jira/user"]})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    t.grant_group_roles("Everyone", &["jira/user"]).await;
     (users, group)
 }
 
@@ -117,6 +86,27 @@ async fn holds(t: &TestDirectory) -> Value {
     r.body
 }
 
+/// The directory's log lines with outcome `held` (E1, E4), newest first.
+async fn held_log(t: &TestDirectory) -> Vec<String> {
+    let r = t
+        .org_admin(
+            "GET",
+            &format!(
+                "/directories/{}/events?outcome=held&limit=100",
+                t.directory_id
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["message"].as_str().map(str::to_string))
+        .collect()
+}
+
 async fn decide(t: &TestDirectory, what: &str, query: &str, body: Option<Value>) -> Value {
     let r = t
         .org_admin(
@@ -176,23 +166,7 @@ async fn e4_an_entra_run_past_the_threshold_is_held_until_approved() {
     assert_eq!(h["suspensionsHeld"], 20);
     assert_eq!(h["accountsLosingAccess"], 20);
     assert_eq!(h["holds"][0]["wouldLose"], json!(["jira/user"]));
-    let log = t
-        .org_admin(
-            "GET",
-            &format!(
-                "/directories/{}/events?outcome=held&limit=100",
-                t.directory_id
-            ),
-            None,
-        )
-        .await;
-    assert_eq!(log.status, 200, "{}", log.body);
-    let messages: Vec<&str> = log.body["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["message"].as_str())
-        .collect();
+    let messages = held_log(&t).await;
     assert!(
         messages.iter().any(|m| m.contains("SAFEGUARD TRIPPED")),
         "the trip is in the log: {messages:?}"
@@ -268,26 +242,10 @@ async fn e4_a_reactivation_resolves_a_hold_and_deletes_and_removals_are_held() {
     assert_eq!(holds(&t).await["total"], 0, "the IdP took it back");
     assert_eq!(account(&t, &held).await["status"], "active");
     assert!(account(&t, &held).await.get("hold").is_none());
-    let log = t
-        .org_admin(
-            "GET",
-            &format!(
-                "/directories/{}/events?outcome=held&limit=100",
-                t.directory_id
-            ),
-            None,
-        )
-        .await;
+    let messages = held_log(&t).await;
     assert!(
-        log.body["events"]
-            .as_array()
-            .expect("events")
-            .iter()
-            .any(|e| e["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("resolved"))),
-        "{}",
-        log.body
+        messages.iter().any(|m| m.contains("resolved")),
+        "{messages:?}"
     );
 
     // A delete: the SCIM user goes, the account keeps its access while held.
