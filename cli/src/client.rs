@@ -81,10 +81,9 @@ impl Client {
             ))
         })?;
         let status = resp.status().as_u16();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| CliError::Server(format!("the answer could not be read: {}", e.without_url())))?;
+        let text = resp.text().await.map_err(|e| {
+            CliError::Server(format!("the answer could not be read: {}", e.without_url()))
+        })?;
         if !(200..300).contains(&status) {
             return Err(CliError::from_response(status, &text));
         }
@@ -92,7 +91,9 @@ impl Client {
             Value::Null
         } else {
             serde_json::from_str(&text).map_err(|_| {
-                CliError::Server(format!("the API answered {status} with a body that is not JSON"))
+                CliError::Server(format!(
+                    "the API answered {status} with a body that is not JSON"
+                ))
             })?
         };
         Ok(Answer { status, body })

@@ -273,7 +273,15 @@ async fn accounts(c: &Client, cmd: AccountsCmd, json: bool) -> Result<(), CliErr
                 }
                 return Ok(());
             }
-            let mut t = Table::new(&["ID", "EMAIL", "ORIGIN", "KIND", "MANAGED BY", "STATUS", "LINKED"]);
+            let mut t = Table::new(&[
+                "ID",
+                "EMAIL",
+                "ORIGIN",
+                "KIND",
+                "MANAGED BY",
+                "STATUS",
+                "LINKED",
+            ]);
             for a in &rows {
                 let linked = a
                     .get("link")
@@ -296,7 +304,9 @@ async fn accounts(c: &Client, cmd: AccountsCmd, json: bool) -> Result<(), CliErr
             }
         }
         AccountsCmd::Get { id } => {
-            let a = c.get(&c.org_path(&format!("/accounts/{}", seg(&id)))?).await?;
+            let a = c
+                .get(&c.org_path(&format!("/accounts/{}", seg(&id)))?)
+                .await?;
             if json {
                 print_json(&a.body);
                 return Ok(());
@@ -334,10 +344,7 @@ fn print_user_and_groups(a: &Value) {
             .map(|g| match g {
                 Value::String(_) => cell(g),
                 _ => {
-                    let name = g
-                        .get("displayName")
-                        .or_else(|| g.get("name"))
-                        .unwrap_or(g);
+                    let name = g.get("displayName").or_else(|| g.get("name")).unwrap_or(g);
                     cell(name)
                 }
             })
@@ -353,7 +360,11 @@ fn print_user_and_groups(a: &Value) {
 }
 
 fn print_access(v: &Value) {
-    if let Some(note) = v.get("note").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+    if let Some(note) = v
+        .get("note")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+    {
         println!("note: {}", clean(note));
     }
     let mut t = Table::new(&["ROLE", "FROM"]);
@@ -369,7 +380,10 @@ fn print_access(v: &Value) {
 
 async fn diagnose(c: &Client, email: &str, json: bool) -> Result<(), CliError> {
     let a = c
-        .get(&c.org_path(&format!("/diagnose{}", query(&[("email", Some(email.to_string()))])))?)
+        .get(&c.org_path(&format!(
+            "/diagnose{}",
+            query(&[("email", Some(email.to_string()))])
+        ))?)
         .await?;
     let v = &a.body;
     if json {
@@ -392,7 +406,15 @@ async fn diagnose(c: &Client, email: &str, json: bool) -> Result<(), CliError> {
         println!("SCIM users: none");
     } else {
         println!("SCIM users");
-        let mut t = Table::new(&["DIRECTORY", "ID", "USERNAME", "EXTERNAL ID", "PRIMARY", "ACTIVE", "ACCOUNT"]);
+        let mut t = Table::new(&[
+            "DIRECTORY",
+            "ID",
+            "USERNAME",
+            "EXTERNAL ID",
+            "PRIMARY",
+            "ACTIVE",
+            "ACCOUNT",
+        ]);
         for u in &users {
             t.row(vec![
                 field(u, "directoryId"),
@@ -455,7 +477,11 @@ fn conflict_row(t: &mut Table, g: &Value) {
         field(g, "groupId"),
         field(g, "name"),
         field(g, "roles"),
-        if sites.is_empty() { "-".into() } else { sites.join(", ") },
+        if sites.is_empty() {
+            "-".into()
+        } else {
+            sites.join(", ")
+        },
         num(g, "added").to_string(),
         num(g, "removed").to_string(),
         num(g, "unchanged").to_string(),
@@ -464,7 +490,15 @@ fn conflict_row(t: &mut Table, g: &Value) {
 }
 
 const CONFLICT_HEADER: [&str; 9] = [
-    "DIRECTORY", "GROUP", "NAME", "PRODUCT ACCESS", "SITES", "ADDED", "REMOVED", "UNCHANGED", "STATUS",
+    "DIRECTORY",
+    "GROUP",
+    "NAME",
+    "PRODUCT ACCESS",
+    "SITES",
+    "ADDED",
+    "REMOVED",
+    "UNCHANGED",
+    "STATUS",
 ];
 
 /// The accounts added and removed of a review or a dry run, with their access deltas.
@@ -477,7 +511,10 @@ fn print_deltas(v: &Value) {
         (&removed, "removed", "loses", "-"),
     ] {
         for a in list {
-            let delta: Vec<String> = arr(a, key).iter().map(|r| format!("{sign}{}", cell(r))).collect();
+            let delta: Vec<String> = arr(a, key)
+                .iter()
+                .map(|r| format!("{sign}{}", cell(r)))
+                .collect();
             let keeps: Vec<String> = arr(a, "keeps")
                 .iter()
                 .map(|k| format!("{} ({})", field(k, "role"), field(k, "from")))
@@ -487,8 +524,16 @@ fn print_deltas(v: &Value) {
                 field(a, "accountId"),
                 field(a, "email"),
                 field(a, "status"),
-                if delta.is_empty() { "no change".into() } else { delta.join(" ") },
-                if keeps.is_empty() { "-".into() } else { keeps.join("; ") },
+                if delta.is_empty() {
+                    "no change".into()
+                } else {
+                    delta.join(" ")
+                },
+                if keeps.is_empty() {
+                    "-".into()
+                } else {
+                    keeps.join("; ")
+                },
             ]);
         }
     }
@@ -517,9 +562,18 @@ async fn conflicts(c: &Client, cmd: ConflictsCmd, json: bool) -> Result<(), CliE
                 conflict_row(&mut t, g);
             }
             t.print();
-            println!("{} held; review one: scimlink conflicts review <DIRECTORY> <GROUP>", list.len());
+            println!(
+                "{} held; review one: scimlink conflicts review <DIRECTORY> <GROUP>",
+                list.len()
+            );
         }
-        ConflictsCmd::Review { directory, group, offset, limit, all } => {
+        ConflictsCmd::Review {
+            directory,
+            group,
+            offset,
+            limit,
+            all,
+        } => {
             let base = c.org_path(&format!("/conflicts/{}/{}", seg(&directory), seg(&group)))?;
             let mut offset = offset;
             let mut pages: Vec<Value> = Vec::new();
@@ -547,7 +601,10 @@ async fn conflicts(c: &Client, cmd: ConflictsCmd, json: bool) -> Result<(), CliE
                 body["accountsRemoved"] = json!(removed);
                 body["nextOffset"] = Value::Null;
             }
-            let next = pages.last().and_then(|p| p.get("nextOffset")).and_then(Value::as_u64);
+            let next = pages
+                .last()
+                .and_then(|p| p.get("nextOffset"))
+                .and_then(Value::as_u64);
             if json {
                 print_json(&body);
                 return Ok(());
@@ -570,7 +627,11 @@ async fn conflicts(c: &Client, cmd: ConflictsCmd, json: bool) -> Result<(), CliE
                 println!("more: --offset {n} (or --all)");
             }
         }
-        ConflictsCmd::Sync { directory, group, dry: d } => {
+        ConflictsCmd::Sync {
+            directory,
+            group,
+            dry: d,
+        } => {
             let a = c
                 .post(
                     &c.org_path(&format!(
@@ -599,10 +660,17 @@ async fn conflicts(c: &Client, cmd: ConflictsCmd, json: bool) -> Result<(), CliE
                 );
             }
         }
-        ConflictsCmd::SyncAll { dry: d, include_rejected } => {
+        ConflictsCmd::SyncAll {
+            dry: d,
+            include_rejected,
+        } => {
             sync_all(c, d.dry_run, include_rejected, json).await?;
         }
-        ConflictsCmd::Reject { directory, group, dry: d } => {
+        ConflictsCmd::Reject {
+            directory,
+            group,
+            dry: d,
+        } => {
             let a = c
                 .post(
                     &c.org_path(&format!(
@@ -632,9 +700,9 @@ fn progress(json: bool, what: &str) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(0);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg} [{bar:30}] {pos}/{len} ({elapsed})",
-    ) {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({elapsed})")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(what.to_string());
@@ -643,7 +711,12 @@ fn progress(json: bool, what: &str) -> indicatif::ProgressBar {
 
 /// POST /conflicts/sync-all until it answers 200 (a 202 is progress: call again). A dry run
 /// changes nothing, so calling again would answer the same: it is one call.
-async fn sync_all(c: &Client, dry_run: bool, include_rejected: bool, json: bool) -> Result<(), CliError> {
+async fn sync_all(
+    c: &Client,
+    dry_run: bool,
+    include_rejected: bool,
+    json: bool,
+) -> Result<(), CliError> {
     let mut q = vec![];
     if dry_run {
         q.push(("dryRun", Some("true".to_string())));
@@ -688,7 +761,11 @@ async fn sync_all(c: &Client, dry_run: bool, include_rejected: bool, json: bool)
             ("".into(), "".into())
         };
         t.row(vec![
-            if dry_run { "would sync".into() } else { "synced".into() },
+            if dry_run {
+                "would sync".into()
+            } else {
+                "synced".into()
+            },
             field(&g, "groupId"),
             field(&g, "name"),
             added,
@@ -757,9 +834,15 @@ async fn log(c: &Client, args: LogArgs, json: bool) -> Result<(), CliError> {
     let mut cursor = None;
     loop {
         let want = args.limit.saturating_sub(events.len());
-        let a = c.get(&format!("{base}{}", filters(want, cursor.clone()))).await?;
+        let a = c
+            .get(&format!("{base}{}", filters(want, cursor.clone())))
+            .await?;
         events.extend(arr(&a.body, "events"));
-        cursor = a.body.get("nextCursor").and_then(Value::as_str).map(str::to_string);
+        cursor = a
+            .body
+            .get("nextCursor")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         if cursor.is_none() || events.len() >= args.limit {
             break;
         }
@@ -801,7 +884,9 @@ async fn log(c: &Client, args: LogArgs, json: bool) -> Result<(), CliError> {
         let mut fresh: Vec<Value> = Vec::new();
         let mut cursor = None;
         for _ in 0..10 {
-            let a = c.get(&format!("{base}{}", filters(200, cursor.clone()))).await?;
+            let a = c
+                .get(&format!("{base}{}", filters(200, cursor.clone())))
+                .await?;
             let page = arr(&a.body, "events");
             let mut reached_seen = false;
             for e in page {
@@ -811,7 +896,11 @@ async fn log(c: &Client, args: LogArgs, json: bool) -> Result<(), CliError> {
                     fresh.push(e);
                 }
             }
-            cursor = a.body.get("nextCursor").and_then(Value::as_str).map(str::to_string);
+            cursor = a
+                .body
+                .get("nextCursor")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             if reached_seen || cursor.is_none() {
                 break;
             }
@@ -872,7 +961,8 @@ async fn stop_signal() {
 
 async fn safeguard(c: &Client, cmd: SafeguardCmd, json: bool) -> Result<(), CliError> {
     let config = c.config();
-    let path = |dir: &str, rest: &str| c.org_path(&format!("/directories/{}/safeguard{rest}", seg(dir)));
+    let path =
+        |dir: &str, rest: &str| c.org_path(&format!("/directories/{}/safeguard{rest}", seg(dir)));
     match cmd {
         SafeguardCmd::Get(d) => {
             let a = c.get(&path(config.directory(&d.directory)?, "")?).await?;
@@ -882,7 +972,14 @@ async fn safeguard(c: &Client, cmd: SafeguardCmd, json: bool) -> Result<(), CliE
                 print_safeguard(&a.body);
             }
         }
-        SafeguardCmd::Set { dir, enabled, share_percent, min_count, window_minutes, dry: d } => {
+        SafeguardCmd::Set {
+            dir,
+            enabled,
+            share_percent,
+            min_count,
+            window_minutes,
+            dry: d,
+        } => {
             let mut body = Map::new();
             if let Some(v) = enabled {
                 body.insert("enabled".into(), json!(v));
@@ -913,12 +1010,22 @@ async fn safeguard(c: &Client, cmd: SafeguardCmd, json: bool) -> Result<(), CliE
             }
         }
         SafeguardCmd::Holds(d) => {
-            let a = c.get(&path(config.directory(&d.directory)?, "/holds")?).await?;
+            let a = c
+                .get(&path(config.directory(&d.directory)?, "/holds")?)
+                .await?;
             if json {
                 print_json(&a.body);
                 return Ok(());
             }
-            let mut t = Table::new(&["ACCOUNT", "EMAIL", "SINCE", "SUSPENSION HELD", "WOULD LOSE", "KEEPS", "REASONS"]);
+            let mut t = Table::new(&[
+                "ACCOUNT",
+                "EMAIL",
+                "SINCE",
+                "SUSPENSION HELD",
+                "WOULD LOSE",
+                "KEEPS",
+                "REASONS",
+            ]);
             for h in arr(&a.body, "holds") {
                 t.row(vec![
                     field(&h, "accountId"),
@@ -1016,7 +1123,11 @@ async fn decide(c: &Client, h: HoldsDecision, decision: &str, json: bool) -> Res
     }
     let mut t = Table::new(&["ACCOUNT", "EMAIL", "REVOKED"]);
     for x in &holds {
-        t.row(vec![field(x, "accountId"), field(x, "email"), field(x, "revoked")]);
+        t.row(vec![
+            field(x, "accountId"),
+            field(x, "email"),
+            field(x, "revoked"),
+        ]);
     }
     if !t.is_empty() {
         t.print();
@@ -1024,7 +1135,11 @@ async fn decide(c: &Client, h: HoldsDecision, decision: &str, json: bool) -> Res
     println!(
         "{} holds {}, {} accounts losing access, {} not held",
         holds.len(),
-        if decision == "approve" { "approved" } else { "released" },
+        if decision == "approve" {
+            "approved"
+        } else {
+            "released"
+        },
         num(&out, "accountsLosingAccess"),
         arr(&out, "notHeld").len()
     );

@@ -115,9 +115,9 @@ impl Config {
 
     /// The org, or a usage error naming how to give one.
     pub fn org(&self) -> Result<&str, CliError> {
-        self.org.as_deref().ok_or_else(|| {
-            CliError::Usage("no organization: pass --org or set ORG_ID".into())
-        })
+        self.org
+            .as_deref()
+            .ok_or_else(|| CliError::Usage("no organization: pass --org or set ORG_ID".into()))
     }
 
     /// `--directory`, else `DIRECTORY_ID`.
@@ -143,8 +143,13 @@ mod tests {
 
     #[test]
     fn env_file_lines() {
-        let m = parse_env_file("# c\nADMIN_BASE_URL=http://x/admin/v1\nexport ORG_ID=\"o1\"\nOPERATOR_KEY='k=1'\n\n");
-        assert_eq!(m.get("ADMIN_BASE_URL").map(String::as_str), Some("http://x/admin/v1"));
+        let m = parse_env_file(
+            "# c\nADMIN_BASE_URL=http://x/admin/v1\nexport ORG_ID=\"o1\"\nOPERATOR_KEY='k=1'\n\n",
+        );
+        assert_eq!(
+            m.get("ADMIN_BASE_URL").map(String::as_str),
+            Some("http://x/admin/v1")
+        );
         assert_eq!(m.get("ORG_ID").map(String::as_str), Some("o1"));
         assert_eq!(m.get("OPERATOR_KEY").map(String::as_str), Some("k=1"));
     }

@@ -67,9 +67,7 @@ pub enum Command {
     #[command(subcommand)]
     Accounts(AccountsCmd),
     /// Every record of the cascade for an email, and the verdict with the next step
-    Diagnose {
-        email: String,
-    },
+    Diagnose { email: String },
     /// Held groups: review, sync, reject
     #[command(subcommand)]
     Conflicts(ConflictsCmd),

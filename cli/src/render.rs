@@ -168,7 +168,10 @@ mod tests {
         assert_eq!(clean("x\u{1b}]0;title\u{7}y"), "xy");
         assert_eq!(clean("x\u{1b}]8;;http://e\u{1b}\\link"), "xlink");
         assert_eq!(clean("a\nb\tc\u{0}d\u{202e}e"), "a b cde");
-        assert_eq!(clean("<img src=x onerror=alert(1)>"), "<img src=x onerror=alert(1)>");
+        assert_eq!(
+            clean("<img src=x onerror=alert(1)>"),
+            "<img src=x onerror=alert(1)>"
+        );
     }
 
     #[test]

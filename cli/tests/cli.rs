@@ -1,1 +1,716 @@
+//! The real `scimlink` binary against the local stack: the admin function's handler served
+//! in-process on a 127.0.0.1 port over DynamoDB Local (`SCIMLINK_TEST_DYNAMODB_ENDPOINT`,
+//! which `make test` provides), the binary run as a process.
 
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use scimlink::http::AppState;
+use scimlink::store::{create_table_with_stream, Store};
+use serde_json::{json, Value};
+
+const OPERATOR_KEY: &str = "cli-test-operator-key";
+const CURSOR_KEY: &str = "cli-test-cursor-key-0123456789abcdef012345";
+const TABLE: &str = "scimlink-test";
+
+/// The admin API (and SCIM) on 127.0.0.1, served until dropped.
+struct Stack {
+    state: AppState,
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+    org: String,
+    directory: String,
+    token: String,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve(
+    state: AppState,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, hyper::Error> {
+    let (parts, body) = req.into_parts();
+    let bytes = body.collect().await?.to_bytes();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let headers: Vec<(&str, String)> = parts
+        .headers
+        .iter()
+        .filter(|(k, _)| *k == http::header::AUTHORIZATION)
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v.to_string())))
+        .collect();
+    let body = (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned());
+    let answer =
+        match scimlink::http::local::request(parts.method.as_str(), &path, None, body, &headers) {
+            Ok(req) => scimlink::http::local::dispatch(&state, req).await.ok(),
+            Err(_) => None,
+        };
+    let Some(answer) = answer else {
+        let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"{}")));
+        *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+        return Ok(r);
+    };
+    let (rparts, rbody) = answer.into_parts();
+    let bytes = match rbody {
+        lambda_http::Body::Text(t) => Bytes::from(t),
+        lambda_http::Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    Ok(hyper::Response::from_parts(rparts, Full::new(bytes)))
+}
+
+impl Stack {
+    /// A fresh org (verified domain example.com) with an Okta directory and its token, and
+    /// the handler listening on 127.0.0.1.
+    async fn start() -> Stack {
+        let endpoint = std::env::var("SCIMLINK_TEST_DYNAMODB_ENDPOINT")
+            .expect("SCIMLINK_TEST_DYNAMODB_ENDPOINT (make test starts DynamoDB Local)");
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local", "local", None, None, "test",
+            ))
+            .load()
+            .await;
+        let store = Store::new(&sdk, TABLE);
+        create_table_with_stream(&store, false)
+            .await
+            .expect("the test table");
+        let state = AppState::new(store, Some(OPERATOR_KEY)).with_cursor_key(CURSOR_KEY);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("listen");
+        let addr = listener.local_addr().expect("addr");
+        let serving = state.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = serving.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| serve(state.clone(), req));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        let mut stack = Stack {
+            state,
+            addr,
+            task,
+            org: String::new(),
+            directory: String::new(),
+            token: String::new(),
+        };
+        let org = stack
+            .api(
+                "POST",
+                "/admin/v1/orgs",
+                Some(json!({"name": "CLI org", "verifiedDomains": ["example.com"]})),
+            )
+            .await;
+        stack.org = org["id"].as_str().expect("org").to_string();
+        let dir = stack
+            .org_api(
+                "POST",
+                "/directories",
+                Some(json!({"name": "Okta", "idp": "okta"})),
+            )
+            .await;
+        stack.directory = dir["id"].as_str().expect("dir").to_string();
+        let tok = stack
+            .org_api(
+                "POST",
+                &format!("/directories/{}/tokens", stack.directory),
+                None,
+            )
+            .await;
+        stack.token = tok["token"].as_str().expect("token").to_string();
+        stack
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}/admin/v1", self.addr)
+    }
+
+    /// An in-process call with any token; answers (status, body).
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let req = scimlink::http::local::request(
+            method,
+            path,
+            Some(token),
+            body.map(|b| b.to_string()),
+            &[],
+        )
+        .expect("request");
+        let resp = scimlink::http::local::dispatch(&self.state, req)
+            .await
+            .expect("answer");
+        let status = resp.status().as_u16();
+        let body = match resp.into_body() {
+            lambda_http::Body::Text(t) => serde_json::from_str(&t).unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        (status, body)
+    }
+
+    /// An admin call with the operator key that must succeed.
+    async fn api(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, body) = self.raw(method, path, OPERATOR_KEY, body).await;
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {body}"
+        );
+        body
+    }
+
+    async fn org_api(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.api(method, &format!("/admin/v1/orgs/{}{path}", self.org), body)
+            .await
+    }
+
+    /// A SCIM call of the directory's IdP that must succeed.
+    async fn scim(&self, method: &str, path: &str, body: Value) -> Value {
+        let path = format!("/scim/v2/directories/{}{path}", self.directory);
+        let (status, body) = self.raw(method, &path, &self.token, Some(body)).await;
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {body}"
+        );
+        body
+    }
+
+    async fn create_user(&self, email: &str) -> String {
+        let u = self
+            .scim(
+                "POST",
+                "/Users",
+                json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": email,
+                    "name": {"givenName": "Test", "familyName": "User"},
+                    "emails": [{"primary": true, "value": email, "type": "work"}],
+                    "externalId": format!("ext-{email}"),
+                    "active": true
+                }),
+            )
+            .await;
+        u["id"].as_str().expect("id").to_string()
+    }
+
+    async fn create_group(&self, name: &str, members: &[String]) -> String {
+        let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+        let g = self
+            .scim(
+                "POST",
+                "/Groups",
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members}),
+            )
+            .await;
+        g["id"].as_str().expect("id").to_string()
+    }
+
+    async fn roles(&self, account: &str) -> Vec<String> {
+        let a = self
+            .org_api("GET", &format!("/accounts/{account}/access"), None)
+            .await;
+        serde_json::from_value(a["roles"].clone()).expect("roles")
+    }
+
+    /// Runs `scimlink args` configured by the environment for this stack.
+    async fn cli(&self, args: &[&str]) -> Run {
+        self.cli_with(
+            args,
+            &[
+                ("SCIMLINK_ADMIN_URL", self.endpoint()),
+                ("SCIMLINK_ADMIN_KEY", OPERATOR_KEY.to_string()),
+                ("ORG_ID", self.org.clone()),
+                ("DIRECTORY_ID", self.directory.clone()),
+            ],
+        )
+        .await
+    }
+
+    async fn cli_with(&self, args: &[&str], env: &[(&str, String)]) -> Run {
+        run_cli(args, env, &std::env::temp_dir()).await
+    }
+}
+
+/// The process's exit code and output.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+    fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+fn command(args: &[&str], env: &[(&str, String)], dir: &Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimlink"));
+    cmd.args(args).current_dir(dir).kill_on_drop(true);
+    for v in [
+        "SCIMLINK_ADMIN_URL",
+        "ADMIN_BASE_URL",
+        "SCIMLINK_ADMIN_KEY",
+        "OPERATOR_KEY",
+        "ORG_ID",
+        "DIRECTORY_ID",
+    ] {
+        cmd.env_remove(v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn finished(out: Output) -> Run {
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+async fn run_cli(args: &[&str], env: &[(&str, String)], dir: &Path) -> Run {
+    let out = command(args, env, dir)
+        .output()
+        .await
+        .expect("run scimlink");
+    finished(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnose_an_invited_then_provisioned_email_shows_the_verdict() {
+    let s = Stack::start().await;
+    let invited = s
+        .cli(&["invite", "ada@example.com", "--display-name", "Ada"])
+        .await
+        .ok();
+    assert!(invited.stdout.contains("invited"), "{}", invited.stdout);
+    // Before the IdP: the account exists, nothing links it.
+    let before = s.cli(&["diagnose", "ada@example.com"]).await.ok();
+    assert!(
+        before
+            .stdout
+            .contains("no directory has provisioned this email"),
+        "{}",
+        before.stdout
+    );
+    let user = s.create_user("ada@example.com").await;
+    let run = s.cli(&["diagnose", "ada@example.com"]).await.ok();
+    assert!(run.stdout.contains("Verdict:"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(&format!("is linked to SCIM user {user}")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Next step: Nothing to do."),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("took-over") || run.stdout.contains("linked"),
+        "{}",
+        run.stdout
+    );
+    // --json is the API's answer as it is.
+    let api = s
+        .org_api("GET", "/diagnose?email=ada@example.com", None)
+        .await;
+    let cli = s
+        .cli(&["--json", "diagnose", "ada@example.com"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(cli["verdict"], api["verdict"]);
+    assert_eq!(cli["account"]["origin"], "invited");
+    assert_eq!(cli["scimUsers"][0]["id"], user.as_str());
+}
+
+/// The admins' `jira-users` has a and b; the IdP pushes `JIRA-Users` with b, c and d: held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicts_review_then_sync_all_dry_run_and_for_real() {
+    let s = Stack::start().await;
+    s.org_api(
+        "POST",
+        "/sites",
+        Some(json!({"id": "acme", "name": "acme.example.net"})),
+    )
+    .await;
+    s.org_api(
+        "POST",
+        "/products",
+        Some(json!({"id": "jira", "name": "Jira", "siteId": "acme", "roles": ["user", "admin"]})),
+    )
+    .await;
+    let og = s
+        .org_api(
+            "POST",
+            "/org-groups",
+            Some(json!({"name": "jira-users", "roles": ["jira/user"]})),
+        )
+        .await["id"]
+        .as_str()
+        .expect("og")
+        .to_string();
+    let mut accounts = Vec::new();
+    for e in ["a@example.com", "b@example.com", "c@example.com"] {
+        let r = s.cli(&["--json", "invite", e]).await.ok().json();
+        accounts.push(r["id"].as_str().expect("id").to_string());
+    }
+    let (a, c) = (accounts[0].clone(), accounts[2].clone());
+    s.org_api(
+        "POST",
+        &format!("/org-groups/{og}/members"),
+        Some(json!({"accountIds": [accounts[0], accounts[1]]})),
+    )
+    .await;
+    let mut users = Vec::new();
+    for e in ["b@example.com", "c@example.com", "d@example.com"] {
+        users.push(s.create_user(e).await);
+    }
+    let group = s.create_group("JIRA-Users", &users).await;
+    // A hostile IdP group name, held too: it must not reach the terminal as escapes.
+    s.org_api(
+        "POST",
+        "/org-groups",
+        Some(json!({"name": "ops\u{1b}[2J\u{1b}]0;pwned\u{7}", "roles": []})),
+    )
+    .await;
+    let hostile = s
+        .create_group("ops\u{1b}[2J\u{1b}]0;pwned\u{7}", &users[..1])
+        .await;
+
+    let list = s.cli(&["conflicts", "list"]).await.ok();
+    assert!(list.stdout.contains("JIRA-Users"), "{}", list.stdout);
+    assert!(list.stdout.contains(&hostile), "{}", list.stdout);
+    assert!(
+        !list.stdout.contains('\u{1b}') && !list.stdout.contains('\u{7}'),
+        "{:?}",
+        list.stdout
+    );
+    assert!(list.stdout.contains("ops"), "{}", list.stdout);
+
+    // The review shows the numbers the API gives.
+    let api = s
+        .org_api("GET", &format!("/conflicts/{}/{group}", s.directory), None)
+        .await;
+    assert_eq!(
+        (api["added"].as_u64(), api["removed"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let review = s
+        .cli(&["conflicts", "review", &s.directory, &group])
+        .await
+        .ok();
+    assert!(
+        review.stdout.contains(&format!(
+            "{} added, {} removed, {} unchanged",
+            api["added"], api["removed"], api["unchanged"]
+        )),
+        "{}",
+        review.stdout
+    );
+    assert!(
+        review.stdout.contains("a@example.com") && review.stdout.contains("-jira/user"),
+        "{}",
+        review.stdout
+    );
+    assert!(
+        review.stdout.contains("d@example.com") && review.stdout.contains("+jira/user"),
+        "{}",
+        review.stdout
+    );
+    let json_review = s
+        .cli(&["--json", "conflicts", "review", &s.directory, &group])
+        .await
+        .ok()
+        .json();
+    assert_eq!(json_review["accountsAdded"], api["accountsAdded"]);
+    assert_eq!(json_review["accountsRemoved"], api["accountsRemoved"]);
+    // Paged: one account a page, every page with --all.
+    let paged = s
+        .cli(&[
+            "--json",
+            "conflicts",
+            "review",
+            &s.directory,
+            &group,
+            "--limit",
+            "1",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(paged["accountsAdded"].as_array().map(Vec::len), Some(1));
+    assert_eq!(paged["nextOffset"], 1);
+    let all = s
+        .cli(&[
+            "--json",
+            "conflicts",
+            "review",
+            &s.directory,
+            &group,
+            "--limit",
+            "1",
+            "--all",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(all["accountsAdded"].as_array().map(Vec::len), Some(2));
+
+    // A dry run: exit 0, the changes, nothing changed.
+    let dry = s.cli(&["conflicts", "sync-all", "--dry-run"]).await.ok();
+    assert!(
+        dry.stdout.contains("dry run: nothing was changed"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout.contains("2 of 2 held groups would sync"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(s.roles(&a).await, vec!["jira/user"]);
+    assert_eq!(s.roles(&c).await, Vec::<String>::new());
+    assert_eq!(s.org_api("GET", "/conflicts", None).await["total"], 2);
+
+    let real = s
+        .cli(&["--json", "conflicts", "sync-all"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        (real["synced"].as_u64(), real["done"].as_bool()),
+        (Some(2), Some(true)),
+        "{real}"
+    );
+    assert_eq!(
+        s.roles(&a).await,
+        Vec::<String>::new(),
+        "a lost access, as reviewed"
+    );
+    assert_eq!(s.roles(&c).await, vec!["jira/user"], "c gained it");
+    let access = s.cli(&["accounts", "access", &c]).await.ok();
+    assert!(
+        access.stdout.contains("jira/user") && access.stdout.contains("JIRA-Users")
+            || access.stdout.contains("jira-users"),
+        "{}",
+        access.stdout
+    );
+    let none = s.cli(&["conflicts", "list"]).await.ok();
+    assert!(none.stdout.contains("no held group"), "{}", none.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_lists_filters_and_follows_new_events() {
+    let s = Stack::start().await;
+    s.cli(&["invite", "first@example.com"]).await.ok();
+    s.create_user("first@example.com").await;
+    let table = s.cli(&["log", "--limit", "10"]).await.ok();
+    assert!(
+        table.stdout.contains("first@example.com"),
+        "{}",
+        table.stdout
+    );
+    let filtered = s
+        .cli(&[
+            "--json",
+            "log",
+            "--email",
+            "first@example.com",
+            "-d",
+            &s.directory,
+        ])
+        .await
+        .ok()
+        .json();
+    let events = filtered["events"].as_array().expect("events").clone();
+    assert!(!events.is_empty());
+    assert!(
+        events
+            .iter()
+            .all(|e| e["email"] == "first@example.com" && e["directoryId"] == s.directory.as_str()),
+        "{events:?}"
+    );
+    // --limit pages with the API's cursors.
+    let one = s.cli(&["--json", "log", "--limit", "1"]).await.ok().json();
+    assert_eq!(one["events"].as_array().map(Vec::len), Some(1));
+
+    // --follow picks up an event that happens while it runs, then stops on its own.
+    let env = [
+        ("SCIMLINK_ADMIN_URL", s.endpoint()),
+        ("SCIMLINK_ADMIN_KEY", OPERATOR_KEY.to_string()),
+        ("ORG_ID", s.org.clone()),
+    ];
+    let child = command(
+        &["log", "--follow", "--follow-for", "6", "--interval", "1"],
+        &env,
+        &std::env::temp_dir(),
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("spawn");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    s.org_api(
+        "POST",
+        "/invites",
+        Some(json!({"email": "later@example.com"})),
+    )
+    .await;
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("--follow-for stops it")
+        .expect("output");
+    let run = finished(out).ok();
+    let first = run
+        .stdout
+        .find("first@example.com")
+        .expect("the first events");
+    let later = run
+        .stdout
+        .find("later@example.com")
+        .unwrap_or_else(|| panic!("the new event: {}", run.stdout));
+    assert!(first < later, "newest last: {}", run.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_for_not_found_a_bad_key_usage_and_an_unreachable_api() {
+    let s = Stack::start().await;
+    let missing = s.cli(&["accounts", "get", "no-such-account"]).await;
+    assert_eq!(missing.code, 3, "{}", missing.stderr);
+    assert!(missing.stderr.contains("not found"), "{}", missing.stderr);
+    let missing = s
+        .cli(&["conflicts", "review", &s.directory, "no-such-group"])
+        .await;
+    assert_eq!(missing.code, 3, "{}", missing.stderr);
+
+    let bad_key = "sladm_wrong-key-value";
+    let refused = s
+        .cli_with(
+            &["accounts", "list", "--key", bad_key],
+            &[
+                ("SCIMLINK_ADMIN_URL", s.endpoint()),
+                ("ORG_ID", s.org.clone()),
+            ],
+        )
+        .await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("401"), "{}", refused.stderr);
+    assert!(!refused.stderr.contains(bad_key) && !refused.stdout.contains(bad_key));
+
+    let invalid = s.cli(&["log", "--since", "yesterday"]).await;
+    assert_eq!(invalid.code, 2, "{}", invalid.stderr);
+    assert!(invalid.stderr.contains("not a date"), "{}", invalid.stderr);
+
+    let usage = s.cli(&["conflicts", "frobnicate"]).await;
+    assert_eq!(usage.code, 1, "{}", usage.stderr);
+    let no_key = s
+        .cli_with(
+            &["accounts", "list"],
+            &[("SCIMLINK_ADMIN_URL", s.endpoint())],
+        )
+        .await;
+    assert_eq!(no_key.code, 1, "{}", no_key.stderr);
+    let help = s.cli(&["--help"]).await.ok();
+    assert!(help.stdout.contains("Exit codes"), "{}", help.stdout);
+
+    let unreachable = s
+        .cli_with(
+            &["accounts", "list"],
+            &[
+                (
+                    "SCIMLINK_ADMIN_URL",
+                    "http://127.0.0.1:9/admin/v1".to_string(),
+                ),
+                ("SCIMLINK_ADMIN_KEY", OPERATOR_KEY.to_string()),
+                ("ORG_ID", s.org.clone()),
+            ],
+        )
+        .await;
+    assert_eq!(unreachable.code, 4, "{}", unreachable.stderr);
+    assert!(!unreachable.stderr.contains(OPERATOR_KEY));
+}
+
+/// `.local/endpoint.env` is found from a subdirectory; a flag wins over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_from_the_endpoint_file_and_flags() {
+    let s = Stack::start().await;
+    let root = std::env::temp_dir().join(format!("scimlink-cli-{}", s.org));
+    let sub = root.join("a/b");
+    std::fs::create_dir_all(root.join(".local")).expect("dir");
+    std::fs::create_dir_all(&sub).expect("dir");
+    std::fs::write(
+        root.join(".local/endpoint.env"),
+        format!(
+            "SCIM_BASE_URL=http://x\nADMIN_BASE_URL={}\nOPERATOR_KEY={OPERATOR_KEY}\nORG_ID={}\nDIRECTORY_ID={}\n",
+            s.endpoint(),
+            s.org,
+            s.directory
+        ),
+    )
+    .expect("write");
+    let org = run_cli(&["--json", "orgs", "get"], &[], &sub)
+        .await
+        .ok()
+        .json();
+    assert_eq!(org["id"], s.org.as_str());
+    let dirs = run_cli(&["directories", "list"], &[], &sub).await.ok();
+    assert!(
+        dirs.stdout.contains(&format!(
+            "http://{}/scim/v2/directories/{}",
+            s.addr, s.directory
+        )),
+        "{}",
+        dirs.stdout
+    );
+    let created = run_cli(&["--json", "tokens", "create"], &[], &sub)
+        .await
+        .ok()
+        .json();
+    let id = created["id"].as_str().expect("id").to_string();
+    assert!(created["token"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("scim_")));
+    let listed = run_cli(&["tokens", "list"], &[], &sub).await.ok();
+    assert!(listed.stdout.contains(&id), "{}", listed.stdout);
+    run_cli(&["tokens", "revoke", &id], &[], &sub).await.ok();
+    let flag = run_cli(&["orgs", "get", "--key", "wrong"], &[], &sub).await;
+    assert_eq!(flag.code, 2, "{}", flag.stderr);
+    let _ = std::fs::remove_dir_all(&root);
+}
