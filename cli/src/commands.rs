@@ -52,8 +52,8 @@ fn num(v: &Value, key: &str) -> u64 {
 fn managed_by(v: &Value) -> String {
     match v.get("managedBy") {
         Some(m) => match m.get("directory").and_then(Value::as_str) {
-            Some(d) => format!("directory {d}"),
-            None => cell(m.get("by").unwrap_or(&Value::Null)),
+            Some(d) => format!("directory {}", clean(d)),
+            None => cell(m.get("by").unwrap_or(m)),
         },
         None => "-".into(),
     }

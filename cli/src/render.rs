@@ -84,13 +84,16 @@ impl Table {
         }
     }
 
+    /// A row; every cell but the last (a message, free to wrap) is cut at 80 characters.
     pub fn row(&mut self, cells: Vec<String>) {
+        let last = self.header.len().saturating_sub(1);
         self.rows.push(
             cells
                 .into_iter()
-                .map(|c| {
+                .enumerate()
+                .map(|(i, c)| {
                     let c = clean(&c);
-                    if c.chars().count() > MAX_CELL {
+                    if i < last && c.chars().count() > MAX_CELL {
                         let mut cut: String = c.chars().take(MAX_CELL - 1).collect();
                         cut.push('…');
                         cut
