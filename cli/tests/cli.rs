@@ -618,6 +618,28 @@ async fn log_lists_filters_and_follows_new_events() {
         .find("later@example.com")
         .unwrap_or_else(|| panic!("the new event: {}", run.stdout));
     assert!(first < later, "newest last: {}", run.stdout);
+
+    // Without --follow-for it runs until SIGTERM (or Ctrl-C), and exits 0.
+    let child = command(
+        &["log", "--follow", "--interval", "1"],
+        &env,
+        &std::env::temp_dir(),
+    )
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .expect("spawn");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("SIGTERM stops --follow")
+        .expect("output");
+    assert_eq!(out.status.code(), Some(0), "a clean stop");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
