@@ -38,7 +38,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "URL")]
     endpoint: Option<String>,
     /// The operator key or an org admin key (prefer the environment: flags show in `ps`)
-    #[arg(long, global = true, value_name = "KEY", hide_env_values = true)]
+    #[arg(long, global = true, value_name = "KEY")]
     key: Option<String>,
     /// The organization id
     #[arg(long, global = true, value_name = "ORG")]
