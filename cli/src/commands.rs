@@ -632,22 +632,10 @@ async fn conflicts(c: &Client, cmd: ConflictsCmd, json: bool) -> Result<(), CliE
             group,
             dry: d,
         } => {
-            let a = c
-                .post(
-                    &c.org_path(&format!(
-                        "/conflicts/{}/{}/sync{}",
-                        seg(&directory),
-                        seg(&group),
-                        dry(d.dry_run)
-                    ))?,
-                    None,
-                )
-                .await?;
+            let a = conflict_action(c, &directory, &group, "sync", d.dry_run).await?;
             if json {
                 print_json(&a.body);
-                return Ok(());
-            }
-            if d.dry_run {
+            } else if d.dry_run {
                 println!("dry run: nothing was changed. Syncing would:");
                 print_deltas(&a.body);
             } else {
@@ -671,17 +659,7 @@ async fn conflicts(c: &Client, cmd: ConflictsCmd, json: bool) -> Result<(), CliE
             group,
             dry: d,
         } => {
-            let a = c
-                .post(
-                    &c.org_path(&format!(
-                        "/conflicts/{}/{}/reject{}",
-                        seg(&directory),
-                        seg(&group),
-                        dry(d.dry_run)
-                    ))?,
-                    None,
-                )
-                .await?;
+            let a = conflict_action(c, &directory, &group, "reject", d.dry_run).await?;
             if json {
                 print_json(&a.body);
             } else if d.dry_run {
@@ -692,6 +670,23 @@ async fn conflicts(c: &Client, cmd: ConflictsCmd, json: bool) -> Result<(), CliE
         }
     }
     Ok(())
+}
+
+/// POST /conflicts/{d}/{g}/{action} (sync, reject), with `?dryRun=true` on a dry run.
+async fn conflict_action(
+    c: &Client,
+    directory: &str,
+    group: &str,
+    action: &str,
+    dry_run: bool,
+) -> Result<crate::client::Answer, CliError> {
+    let path = c.org_path(&format!(
+        "/conflicts/{}/{}/{action}{}",
+        seg(directory),
+        seg(group),
+        dry(dry_run)
+    ))?;
+    c.post(&path, None).await
 }
 
 /// A progress bar on stderr, drawn only on a terminal (and never with --json).

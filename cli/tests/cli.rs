@@ -251,6 +251,13 @@ impl Stack {
         .await
     }
 
+    /// `scimlink --json conflicts review DIR GROUP extra...`, parsed.
+    async fn review_json(&self, group: &str, extra: &[&str]) -> Value {
+        let mut args = vec!["--json", "conflicts", "review", &self.directory, group];
+        args.extend_from_slice(extra);
+        self.cli(&args).await.ok().json()
+    }
+
     async fn cli_with(&self, args: &[&str], env: &[(&str, String)]) -> Run {
         run_cli(args, env, &std::env::temp_dir()).await
     }
@@ -466,43 +473,14 @@ async fn conflicts_review_then_sync_all_dry_run_and_for_real() {
         "{}",
         review.stdout
     );
-    let json_review = s
-        .cli(&["--json", "conflicts", "review", &s.directory, &group])
-        .await
-        .ok()
-        .json();
+    let json_review = s.review_json(&group, &[]).await;
     assert_eq!(json_review["accountsAdded"], api["accountsAdded"]);
     assert_eq!(json_review["accountsRemoved"], api["accountsRemoved"]);
     // Paged: one account a page, every page with --all.
-    let paged = s
-        .cli(&[
-            "--json",
-            "conflicts",
-            "review",
-            &s.directory,
-            &group,
-            "--limit",
-            "1",
-        ])
-        .await
-        .ok()
-        .json();
+    let paged = s.review_json(&group, &["--limit", "1"]).await;
     assert_eq!(paged["accountsAdded"].as_array().map(Vec::len), Some(1));
     assert_eq!(paged["nextOffset"], 1);
-    let all = s
-        .cli(&[
-            "--json",
-            "conflicts",
-            "review",
-            &s.directory,
-            &group,
-            "--limit",
-            "1",
-            "--all",
-        ])
-        .await
-        .ok()
-        .json();
+    let all = s.review_json(&group, &["--limit", "1", "--all"]).await;
     assert_eq!(all["accountsAdded"].as_array().map(Vec::len), Some(2));
 
     // A dry run: exit 0, the changes, nothing changed.
