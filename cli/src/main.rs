@@ -264,14 +264,18 @@ pub enum SafeguardCmd {
     Set {
         #[command(flatten)]
         dir: DirectoryArg,
+        /// true or false
         #[arg(long)]
         enabled: Option<bool>,
+        /// Deprovisionings a window lets through, as a share (percent) of the directory's users
         #[arg(long)]
-        share_percent: Option<f64>,
+        share_percent: Option<u32>,
+        /// Deprovisionings a window always lets through (the larger of the two applies)
         #[arg(long)]
-        min_count: Option<u64>,
+        min_count: Option<u32>,
+        /// The window's length (docs/SAFEGUARD.md)
         #[arg(long)]
-        window_minutes: Option<u64>,
+        window_minutes: Option<u32>,
         #[command(flatten)]
         dry: DryRun,
     },

@@ -725,3 +725,186 @@ async fn configuration_from_the_endpoint_file_and_flags() {
     assert_eq!(flag.code, 2, "{}", flag.stderr);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A server answering canned responses in order (the last one again once they run out),
+/// recording each request's method and path: for answers the real stack gives only under
+/// load, like sync-all's `202` when a call runs out of time.
+async fn canned(
+    answers: Vec<(u16, Value)>,
+) -> (
+    SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let answers = std::sync::Arc::new(answers);
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (log, answers) = (log.clone(), answers.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                    let (log, answers) = (log.clone(), answers.clone());
+                    async move {
+                        let n = {
+                            let mut l = log.lock().expect("log");
+                            l.push(format!("{} {}", req.method(), req.uri()));
+                            l.len() - 1
+                        };
+                        let (status, body) = answers
+                            .get(n)
+                            .or(answers.last())
+                            .cloned()
+                            .unwrap_or((500, Value::Null));
+                        let mut r = hyper::Response::new(Full::new(Bytes::from(body.to_string())));
+                        *r.status_mut() = http::StatusCode::from_u16(status).expect("status");
+                        Ok::<_, hyper::Error>(r)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, seen, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_all_resumes_on_202_until_done() {
+    let group = |i: u32| json!({"groupId": format!("g{i}"), "name": format!("Team-{i}")});
+    let (addr, seen, task) = canned(vec![
+        (
+            202,
+            json!({"total": 3, "synced": 2, "syncedGroups": [group(1), group(2)], "refused": [], "skipped": [], "remaining": 1, "done": false, "dryRun": false}),
+        ),
+        (
+            200,
+            json!({"total": 1, "synced": 1, "syncedGroups": [group(3)], "refused": [], "skipped": [], "remaining": 0, "done": true, "dryRun": false}),
+        ),
+    ])
+    .await;
+    let env = [
+        ("SCIMLINK_ADMIN_URL", format!("http://{addr}/admin/v1")),
+        ("SCIMLINK_ADMIN_KEY", "k".to_string()),
+        ("ORG_ID", "o1".to_string()),
+    ];
+    let run = run_cli(&["conflicts", "sync-all"], &env, &std::env::temp_dir())
+        .await
+        .ok();
+    assert!(
+        run.stdout.contains("3 of 3 held groups synced"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Team-3"), "{}", run.stdout);
+    assert_eq!(
+        *seen.lock().expect("seen"),
+        vec!["POST /admin/v1/orgs/o1/conflicts/sync-all"; 2]
+    );
+    // --json: one object over both calls.
+    seen.lock().expect("seen").clear();
+    let out = run_cli(
+        &["--json", "conflicts", "sync-all"],
+        &env,
+        &std::env::temp_dir(),
+    )
+    .await
+    .ok()
+    .json();
+    assert_eq!(
+        (out["synced"].as_u64(), out["calls"].as_u64()),
+        (Some(3), Some(2)),
+        "{out}"
+    );
+    assert_eq!(out["done"], true);
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn safeguard_settings_holds_and_org_directory_account_listing() {
+    let s = Stack::start().await;
+    let set = s
+        .cli(&[
+            "--json",
+            "safeguard",
+            "set",
+            "--enabled",
+            "true",
+            "--min-count",
+            "3",
+            "--share-percent",
+            "10",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        (set["enabled"].as_bool(), set["minCount"].as_u64()),
+        (Some(true), Some(3)),
+        "{set}"
+    );
+    let got = s.cli(&["safeguard", "get"]).await.ok();
+    assert!(
+        got.stdout.contains("enabled:") && got.stdout.contains("true"),
+        "{}",
+        got.stdout
+    );
+    let holds = s.cli(&["safeguard", "holds"]).await.ok();
+    assert!(holds.stdout.contains("0 held"), "{}", holds.stdout);
+    s.cli(&["safeguard", "approve", "--dry-run"]).await.ok();
+
+    let org = s
+        .cli(&[
+            "--json",
+            "orgs",
+            "create",
+            "--name",
+            "Second",
+            "--domain",
+            "second.example",
+        ])
+        .await
+        .ok()
+        .json();
+    let second = org["id"].as_str().expect("id").to_string();
+    let dir = s
+        .cli(&[
+            "--org",
+            &second,
+            "directories",
+            "create",
+            "--name",
+            "Entra",
+            "--idp",
+            "entra",
+        ])
+        .await
+        .ok();
+    assert!(
+        dir.stdout.contains("/scim/v2/directories/"),
+        "{}",
+        dir.stdout
+    );
+    for e in ["p@example.com", "q@example.com", "r@example.com"] {
+        s.cli(&["invite", e]).await.ok();
+    }
+    let page = s
+        .cli(&["--json", "accounts", "list", "--limit", "2"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(page["accounts"].as_array().map(Vec::len), Some(2));
+    assert!(page["nextCursor"].is_string());
+    let all = s
+        .cli(&["accounts", "list", "--limit", "2", "--all"])
+        .await
+        .ok();
+    for e in ["p@example.com", "q@example.com", "r@example.com"] {
+        assert!(all.stdout.contains(e), "{}", all.stdout);
+    }
+}
