@@ -1130,10 +1130,11 @@ async fn decide(c: &Client, h: HoldsDecision, decision: &str, json: bool) -> Res
     println!(
         "{} holds {}, {} accounts losing access, {} not held",
         holds.len(),
-        if decision == "approve" {
-            "approved"
-        } else {
-            "released"
+        match (h.dry.dry_run, decision) {
+            (true, "approve") => "would be approved",
+            (true, _) => "would be released",
+            (false, "approve") => "approved",
+            (false, _) => "released",
         },
         num(&out, "accountsLosingAccess"),
         arr(&out, "notHeld").len()

@@ -828,6 +828,10 @@ async fn sync_all_resumes_on_202_until_done() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn safeguard_settings_holds_and_org_directory_account_listing() {
     let s = Stack::start().await;
+    let mut users = Vec::new();
+    for i in 0..4 {
+        users.push(s.create_user(&format!("sg{i}@example.com")).await);
+    }
     let set = s
         .cli(&[
             "--json",
@@ -836,27 +840,46 @@ async fn safeguard_settings_holds_and_org_directory_account_listing() {
             "--enabled",
             "true",
             "--min-count",
-            "3",
+            "1",
             "--share-percent",
-            "10",
+            "1",
         ])
         .await
         .ok()
         .json();
     assert_eq!(
         (set["enabled"].as_bool(), set["minCount"].as_u64()),
-        (Some(true), Some(3)),
+        (Some(true), Some(1)),
         "{set}"
     );
     let got = s.cli(&["safeguard", "get"]).await.ok();
     assert!(
-        got.stdout.contains("enabled:") && got.stdout.contains("true"),
+        got.stdout.contains("enabled:        true"),
         "{}",
         got.stdout
     );
+    // The IdP deactivates three: one goes through, two are held.
+    for u in &users[..3] {
+        s.scim(
+            "PATCH",
+            &format!("/Users/{u}"),
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                   "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+        )
+        .await;
+    }
+    let holds = s.cli(&["safeguard", "holds"]).await.ok();
+    assert!(holds.stdout.contains("2 held"), "{}", holds.stdout);
+    let dry = s.cli(&["safeguard", "approve", "--dry-run"]).await.ok();
+    assert!(
+        dry.stdout.contains("2 holds would be approved"),
+        "{}",
+        dry.stdout
+    );
+    let released = s.cli(&["--json", "safeguard", "release"]).await.ok().json();
+    assert_eq!(released["decided"], 2, "{released}");
     let holds = s.cli(&["safeguard", "holds"]).await.ok();
     assert!(holds.stdout.contains("0 held"), "{}", holds.stdout);
-    s.cli(&["safeguard", "approve", "--dry-run"]).await.ok();
 
     let org = s
         .cli(&[
