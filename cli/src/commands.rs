@@ -38,6 +38,14 @@ fn dry(dry_run: bool) -> String {
     }
 }
 
+/// With `--json`, prints the API's answer and says so: the caller is done.
+fn printed_json(json: bool, body: &Value) -> bool {
+    if json {
+        print_json(body);
+    }
+    json
+}
+
 fn arr(v: &Value, key: &str) -> Vec<Value> {
     v.get(key)
         .and_then(Value::as_array)
@@ -92,8 +100,7 @@ async fn directories(c: &Client, cmd: DirectoriesCmd, json: bool) -> Result<(), 
     match cmd {
         DirectoriesCmd::List => {
             let a = c.get(&c.org_path("/directories")?).await?;
-            if json {
-                print_json(&a.body);
+            if printed_json(json, &a.body) {
                 return Ok(());
             }
             let mut t = Table::new(&["ID", "NAME", "IDP", "SCIM BASE URL"]);
@@ -114,8 +121,7 @@ async fn directories(c: &Client, cmd: DirectoriesCmd, json: bool) -> Result<(), 
                     Some(&json!({"name": name, "idp": idp})),
                 )
                 .await?;
-            if json {
-                print_json(&a.body);
+            if printed_json(json, &a.body) {
                 return Ok(());
             }
             print!(
@@ -141,8 +147,7 @@ async fn tokens(c: &Client, cmd: TokensCmd, json: bool) -> Result<(), CliError> 
             let a = c
                 .get(&c.org_path(&format!("/directories/{}/tokens", seg(dir)))?)
                 .await?;
-            if json {
-                print_json(&a.body);
+            if printed_json(json, &a.body) {
                 return Ok(());
             }
             let mut t = Table::new(&["ID", "CREATED"]);
@@ -159,8 +164,7 @@ async fn tokens(c: &Client, cmd: TokensCmd, json: bool) -> Result<(), CliError> 
                     None,
                 )
                 .await?;
-            if json {
-                print_json(&a.body);
+            if printed_json(json, &a.body) {
                 return Ok(());
             }
             print!(
@@ -210,8 +214,7 @@ async fn invite(c: &Client, args: InviteArgs, json: bool) -> Result<(), CliError
             Some(&Value::Object(body)),
         )
         .await?;
-    if json {
-        print_json(&a.body);
+    if printed_json(json, &a.body) {
         return Ok(());
     }
     if args.dry_run {
@@ -307,8 +310,7 @@ async fn accounts(c: &Client, cmd: AccountsCmd, json: bool) -> Result<(), CliErr
             let a = c
                 .get(&c.org_path(&format!("/accounts/{}", seg(&id)))?)
                 .await?;
-            if json {
-                print_json(&a.body);
+            if printed_json(json, &a.body) {
                 return Ok(());
             }
             print_account(&a.body);
@@ -318,8 +320,7 @@ async fn accounts(c: &Client, cmd: AccountsCmd, json: bool) -> Result<(), CliErr
             let a = c
                 .get(&c.org_path(&format!("/accounts/{}/access", seg(&id)))?)
                 .await?;
-            if json {
-                print_json(&a.body);
+            if printed_json(json, &a.body) {
                 return Ok(());
             }
             print_access(&a.body);
@@ -386,8 +387,7 @@ async fn diagnose(c: &Client, email: &str, json: bool) -> Result<(), CliError> {
         ))?)
         .await?;
     let v = &a.body;
-    if json {
-        print_json(v);
+    if printed_json(json, &v) {
         return Ok(());
     }
     println!("email: {} ({})", field(v, "email"), field(v, "kind"));
@@ -548,8 +548,7 @@ async fn conflicts(c: &Client, cmd: ConflictsCmd, json: bool) -> Result<(), CliE
     match cmd {
         ConflictsCmd::List => {
             let a = c.get(&c.org_path("/conflicts")?).await?;
-            if json {
-                print_json(&a.body);
+            if printed_json(json, &a.body) {
                 return Ok(());
             }
             let list = arr(&a.body, "conflicts");
@@ -605,8 +604,7 @@ async fn conflicts(c: &Client, cmd: ConflictsCmd, json: bool) -> Result<(), CliE
                 .last()
                 .and_then(|p| p.get("nextOffset"))
                 .and_then(Value::as_u64);
-            if json {
-                print_json(&body);
+            if printed_json(json, &body) {
                 return Ok(());
             }
             let mut t = Table::new(&CONFLICT_HEADER);
@@ -741,8 +739,7 @@ async fn sync_all(
     out["synced"] = json!(synced.len());
     out["syncedGroups"] = json!(synced);
     out["calls"] = json!(calls);
-    if json {
-        print_json(&out);
+    if printed_json(json, &out) {
         return Ok(());
     }
     if dry_run {
@@ -1008,8 +1005,7 @@ async fn safeguard(c: &Client, cmd: SafeguardCmd, json: bool) -> Result<(), CliE
             let a = c
                 .get(&path(config.directory(&d.directory)?, "/holds")?)
                 .await?;
-            if json {
-                print_json(&a.body);
+            if printed_json(json, &a.body) {
                 return Ok(());
             }
             let mut t = Table::new(&[
@@ -1109,8 +1105,7 @@ async fn decide(c: &Client, h: HoldsDecision, decision: &str, json: bool) -> Res
     let mut out = last;
     out["decided"] = json!(holds.len());
     out["holds"] = json!(holds);
-    if json {
-        print_json(&out);
+    if printed_json(json, &out) {
         return Ok(());
     }
     if h.dry.dry_run {
