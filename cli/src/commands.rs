@@ -387,7 +387,7 @@ async fn diagnose(c: &Client, email: &str, json: bool) -> Result<(), CliError> {
         ))?)
         .await?;
     let v = &a.body;
-    if printed_json(json, &v) {
+    if printed_json(json, v) {
         return Ok(());
     }
     println!("email: {} ({})", field(v, "email"), field(v, "kind"));
