@@ -807,6 +807,8 @@ fn event_key(e: &Value) -> String {
 
 /// GET /events (or a directory's), newest first, paged by cursor up to `limit`.
 async fn log(c: &Client, args: LogArgs, json: bool) -> Result<(), CliError> {
+    // Only --follow takes over Ctrl-C: anything else ends by the default action.
+    let stop = args.follow.then(Stop::listen);
     let base = match &args.directory {
         Some(d) => c.org_path(&format!("/directories/{}/events", seg(d)))?,
         None => c.org_path("/events")?,
@@ -851,14 +853,13 @@ async fn log(c: &Client, args: LogArgs, json: bool) -> Result<(), CliError> {
         return Ok(());
     }
     // Follow: newest last, then every poll's new events, until Ctrl-C, SIGTERM or --follow-for.
+    let mut stop = stop.unwrap_or_else(Stop::listen);
     let mut seen: HashSet<String> = events.iter().map(event_key).collect();
     events.reverse();
     print_events_stream(&events, json);
     let deadline = args
         .follow_for
         .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
-    let stop = stop_signal();
-    tokio::pin!(stop);
     loop {
         let sleep = tokio::time::sleep(Duration::from_secs(args.interval.max(1)));
         let until_deadline = async {
@@ -868,7 +869,7 @@ async fn log(c: &Client, args: LogArgs, json: bool) -> Result<(), CliError> {
             }
         };
         tokio::select! {
-            _ = &mut stop => return Ok(()),
+            _ = stop.wait() => return Ok(()),
             _ = until_deadline => return Ok(()),
             _ = sleep => {}
         }
@@ -928,25 +929,38 @@ fn print_events_stream(events: &[Value], json: bool) {
     let _ = out.flush();
 }
 
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-async fn stop_signal() {
+/// Ctrl-C (SIGINT) and SIGTERM, listened for from its creation: a signal during the first
+/// fetch also ends `--follow` cleanly rather than by the default action.
+struct Stop {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Stop {
+    fn listen() -> Stop {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Stop {
+                signals: signal(SignalKind::interrupt())
+                    .ok()
+                    .zip(signal(SignalKind::terminate()).ok()),
             }
         }
+        #[cfg(not(unix))]
+        Stop {}
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Resolves on the next signal.
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        if let Some((interrupt, terminate)) = &mut self.signals {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

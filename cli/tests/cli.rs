@@ -606,18 +606,26 @@ async fn log_lists_filters_and_follows_new_events() {
     .stdout(std::process::Stdio::piped())
     .spawn()
     .expect("spawn");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Once it has printed the log, it is following (it listens for signals from its start).
+    let mut child = child;
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let first_line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the log printed")
+        .expect("read");
+    assert!(first_line.is_some());
     let pid = child.id().expect("running").to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("kill");
     assert!(killed.success());
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .expect("SIGTERM stops --follow")
-        .expect("output");
-    assert_eq!(out.status.code(), Some(0), "a clean stop");
+        .expect("status");
+    assert_eq!(status.code(), Some(0), "a clean stop");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
