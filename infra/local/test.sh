@@ -12,7 +12,12 @@
 #      against that directory (infra/local/scim_conformance.py): one line per
 #      check, then `scim2-tester: N passed, N failed, N skipped`.
 #      SCIMLINK_SKIP_CONFORMANCE=1 leaves this step out.
-#   5. stops what it started; exits non-zero when the tests or a check failed
+#   5. admin API fuzzing on the same functions: Schemathesis from the OpenAPI document
+#      they serve (GET /admin/v1/openapi.json), as an org admin key of a fresh org
+#      (infra/local/api_fuzz.py, infra/local/schemathesis.toml): one line per failed
+#      operation, then `schemathesis: N operations, N passed, N failed`.
+#      SCIMLINK_SKIP_API_FUZZ=1 leaves this step out.
+#   6. stops what it started; exits non-zero when the tests or a check failed
 set -euo pipefail
 # shellcheck source=infra/local/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -54,7 +59,7 @@ set -e
 # --- end-to-end SCIM conformance (scim2-tester) ---------------------------------
 # The functions as `make run` serves them, but with --ignore-changes: a file
 # saved during the run must not rebuild and restart a function mid-check.
-if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ]; then
+if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ] || [ "${SCIMLINK_SKIP_API_FUZZ:-0}" != 1 ]; then
     conformance_started=$SECONDS
     use_venv
     export SCIMLINK_TABLE=scimlink-conformance # beside the tests' scimlink-test
@@ -79,18 +84,36 @@ if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ]; then
     admin_api POST "http://127.0.0.1:$PORT/admin/v1/orgs/$ORG_ID/products" \
         '{"id":"jira","name":"Jira","siteId":"acme","roles":["user","admin"]}'
 
-    log "scim2-tester against http://127.0.0.1:$PORT$SCIM_PATH"
-    set +e
-    SCIM_TOKEN="$SCIM_TOKEN" python "$INFRA_LOCAL/scim_conformance.py" "http://127.0.0.1:$PORT$SCIM_PATH"
-    conformance=$?
-    set -e
-    if [ "$conformance" = 0 ]; then
-        rm -f "$WATCH_LOG"
-    else
-        warn "scim2-tester failed (status $conformance); the functions' log: ${WATCH_LOG#"$ROOT"/}"
-        if [ "$status" = 0 ]; then status=$conformance; fi
+    conformance=0
+    if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ]; then
+        log "scim2-tester against http://127.0.0.1:$PORT$SCIM_PATH"
+        set +e
+        SCIM_TOKEN="$SCIM_TOKEN" python "$INFRA_LOCAL/scim_conformance.py" "http://127.0.0.1:$PORT$SCIM_PATH"
+        conformance=$?
+        set -e
+        if [ "$conformance" != 0 ]; then
+            warn "scim2-tester failed (status $conformance); the functions' log: ${WATCH_LOG#"$ROOT"/}"
+            if [ "$status" = 0 ]; then status=$conformance; fi
+        fi
+        log "SCIM conformance step: $((SECONDS - conformance_started))s"
     fi
-    log "SCIM conformance step: $((SECONDS - conformance_started))s"
+
+    # --- admin API fuzzing (Schemathesis) -----------------------------------------
+    fuzz=0
+    if [ "${SCIMLINK_SKIP_API_FUZZ:-0}" != 1 ]; then
+        fuzz_started=$SECONDS
+        log "schemathesis against http://127.0.0.1:$PORT/admin/v1 (docs/openapi.json as served)"
+        set +e
+        OPERATOR_KEY="$OPERATOR_KEY" python "$INFRA_LOCAL/api_fuzz.py" "http://127.0.0.1:$PORT/admin/v1"
+        fuzz=$?
+        set -e
+        if [ "$fuzz" != 0 ]; then
+            warn "schemathesis failed (status $fuzz); the functions' log: ${WATCH_LOG#"$ROOT"/}"
+            if [ "$status" = 0 ]; then status=$fuzz; fi
+        fi
+        log "admin API fuzzing step: $((SECONDS - fuzz_started))s"
+    fi
+    if [ "$conformance" = 0 ] && [ "$fuzz" = 0 ]; then rm -f "$WATCH_LOG"; fi
 fi
 
 exit "$status"
