@@ -60,7 +60,6 @@ set -e
 # The functions as `make run` serves them, but with --ignore-changes: a file
 # saved during the run must not rebuild and restart a function mid-check.
 if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ] || [ "${SCIMLINK_SKIP_API_FUZZ:-0}" != 1 ]; then
-    conformance_started=$SECONDS
     use_venv
     export SCIMLINK_TABLE=scimlink-conformance # beside the tests' scimlink-test
     create_table
@@ -84,36 +83,33 @@ if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ] || [ "${SCIMLINK_SKIP_API_FUZZ:-0}
     admin_api POST "http://127.0.0.1:$PORT/admin/v1/orgs/$ORG_ID/products" \
         '{"id":"jira","name":"Jira","siteId":"acme","roles":["user","admin"]}'
 
-    conformance=0
+    # end_to_end NAME COMMAND...: runs one end-to-end check against the functions; a
+    # failure keeps their log and becomes the script's status (unless one failed before).
+    # Secrets go in as assignments before the call (environment), never as arguments.
+    failed_checks=0
+    end_to_end() {
+        local name="$1" started=$SECONDS rc=0
+        shift
+        "$@" || rc=$?
+        if [ "$rc" != 0 ]; then
+            warn "$name failed (status $rc); the functions' log: ${WATCH_LOG#"$ROOT"/}"
+            failed_checks=1
+            if [ "$status" = 0 ]; then status=$rc; fi
+        fi
+        log "$name step: $((SECONDS - started))s"
+    }
     if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ]; then
         log "scim2-tester against http://127.0.0.1:$PORT$SCIM_PATH"
-        set +e
-        SCIM_TOKEN="$SCIM_TOKEN" python "$INFRA_LOCAL/scim_conformance.py" "http://127.0.0.1:$PORT$SCIM_PATH"
-        conformance=$?
-        set -e
-        if [ "$conformance" != 0 ]; then
-            warn "scim2-tester failed (status $conformance); the functions' log: ${WATCH_LOG#"$ROOT"/}"
-            if [ "$status" = 0 ]; then status=$conformance; fi
-        fi
-        log "SCIM conformance step: $((SECONDS - conformance_started))s"
+        SCIM_TOKEN="$SCIM_TOKEN" end_to_end "scim2-tester" \
+            python "$INFRA_LOCAL/scim_conformance.py" "http://127.0.0.1:$PORT$SCIM_PATH"
     fi
-
-    # --- admin API fuzzing (Schemathesis) -----------------------------------------
-    fuzz=0
+    # --- admin API fuzzing: Schemathesis from the document the functions serve ------
     if [ "${SCIMLINK_SKIP_API_FUZZ:-0}" != 1 ]; then
-        fuzz_started=$SECONDS
         log "schemathesis against http://127.0.0.1:$PORT/admin/v1 (docs/openapi.json as served)"
-        set +e
-        OPERATOR_KEY="$OPERATOR_KEY" python "$INFRA_LOCAL/api_fuzz.py" "http://127.0.0.1:$PORT/admin/v1"
-        fuzz=$?
-        set -e
-        if [ "$fuzz" != 0 ]; then
-            warn "schemathesis failed (status $fuzz); the functions' log: ${WATCH_LOG#"$ROOT"/}"
-            if [ "$status" = 0 ]; then status=$fuzz; fi
-        fi
-        log "admin API fuzzing step: $((SECONDS - fuzz_started))s"
+        OPERATOR_KEY="$OPERATOR_KEY" end_to_end "schemathesis" \
+            python "$INFRA_LOCAL/api_fuzz.py" "http://127.0.0.1:$PORT/admin/v1"
     fi
-    if [ "$conformance" = 0 ] && [ "$fuzz" = 0 ]; then rm -f "$WATCH_LOG"; fi
+    if [ "$failed_checks" = 0 ]; then rm -f "$WATCH_LOG"; fi
 fi
 
 exit "$status"

@@ -171,17 +171,25 @@ mod tests {
                 documented.insert((method.to_uppercase(), path.clone()));
             }
         }
-        let table = table();
-        let missing: Vec<_> = table.difference(&documented).collect();
-        let extra: Vec<_> = documented.difference(&table).collect();
-        assert!(
-            missing.is_empty(),
-            "routes missing from docs/openapi.json: {missing:?}"
+        assert_same(
+            &table(),
+            &documented,
+            "routes missing from docs/openapi.json",
+            "operations the router does not serve",
         );
-        assert!(
-            extra.is_empty(),
-            "operations the router does not serve: {extra:?}"
-        );
+    }
+
+    /// Fails naming what `want` has and `got` lacks, and the other way round.
+    fn assert_same(
+        want: &BTreeSet<(String, String)>,
+        got: &BTreeSet<(String, String)>,
+        missing: &str,
+        extra: &str,
+    ) {
+        let lacking: Vec<_> = want.difference(got).collect();
+        let surplus: Vec<_> = got.difference(want).collect();
+        assert!(lacking.is_empty(), "{missing}: {lacking:?}");
+        assert!(surplus.is_empty(), "{extra}: {surplus:?}");
     }
 
     /// The router's match arms (`("GET", ["directories", dir, "tokens"]) =>`, below
@@ -234,15 +242,11 @@ mod tests {
             .iter()
             .map(|(m, p)| (m.to_string(), shape(p)))
             .collect();
-        let missing: Vec<_> = arms.difference(&table).collect();
-        let extra: Vec<_> = table.difference(&arms).collect();
-        assert!(
-            missing.is_empty(),
-            "routes of mod.rs missing from ADMIN_ROUTES: {missing:?}"
-        );
-        assert!(
-            extra.is_empty(),
-            "ADMIN_ROUTES the router does not serve: {extra:?}"
+        assert_same(
+            &arms,
+            &table,
+            "routes of mod.rs missing from ADMIN_ROUTES",
+            "ADMIN_ROUTES the router does not serve",
         );
     }
 
