@@ -9,11 +9,12 @@ the document the stack serves (GET /admin/v1/openapi.json) with that org admin k
 configured by infra/local/schemathesis.toml: checks not_a_server_error,
 status_code_conformance and response_schema_conformance. Keys reach Schemathesis through
 the environment, never its command line. Prints one line per operation that failed and
-`schemathesis: N operations, N passed, N failed`; exits non-zero on any failure.
+`schemathesis: N operations, N passed, N failed (N test cases)`; exits non-zero on any failure.
 """
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -92,7 +93,9 @@ def main():
                 passed += 1
         if failed or run.returncode != 0:
             print(run.stdout[-6000:])
-        print(f"schemathesis: {total} operations, {passed} passed, {failed} failed")
+        generated = re.search(r"(\d+) generated", run.stdout)
+        cases_run = f" ({generated.group(1)} test cases)" if generated else ""
+        print(f"schemathesis: {total} operations, {passed} passed, {failed} failed{cases_run}")
         return 0 if failed == 0 and run.returncode == 0 else 1
 
 
