@@ -12,7 +12,12 @@
 #      against that directory (infra/local/scim_conformance.py): one line per
 #      check, then `scim2-tester: N passed, N failed, N skipped`.
 #      SCIMLINK_SKIP_CONFORMANCE=1 leaves this step out.
-#   5. stops what it started; exits non-zero when the tests or a check failed
+#   5. admin API fuzzing on the same functions: Schemathesis from the OpenAPI document
+#      they serve (GET /admin/v1/openapi.json), as an org admin key of a fresh org
+#      (infra/local/api_fuzz.py, infra/local/schemathesis.toml): one line per failed
+#      operation, then `schemathesis: N operations, N passed, N failed`.
+#      SCIMLINK_SKIP_API_FUZZ=1 leaves this step out.
+#   6. stops what it started; exits non-zero when the tests or a check failed
 set -euo pipefail
 # shellcheck source=infra/local/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -54,8 +59,7 @@ set -e
 # --- end-to-end SCIM conformance (scim2-tester) ---------------------------------
 # The functions as `make run` serves them, but with --ignore-changes: a file
 # saved during the run must not rebuild and restart a function mid-check.
-if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ]; then
-    conformance_started=$SECONDS
+if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ] || [ "${SCIMLINK_SKIP_API_FUZZ:-0}" != 1 ]; then
     use_venv
     export SCIMLINK_TABLE=scimlink-conformance # beside the tests' scimlink-test
     create_table
@@ -79,18 +83,33 @@ if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ]; then
     admin_api POST "http://127.0.0.1:$PORT/admin/v1/orgs/$ORG_ID/products" \
         '{"id":"jira","name":"Jira","siteId":"acme","roles":["user","admin"]}'
 
-    log "scim2-tester against http://127.0.0.1:$PORT$SCIM_PATH"
-    set +e
-    SCIM_TOKEN="$SCIM_TOKEN" python "$INFRA_LOCAL/scim_conformance.py" "http://127.0.0.1:$PORT$SCIM_PATH"
-    conformance=$?
-    set -e
-    if [ "$conformance" = 0 ]; then
-        rm -f "$WATCH_LOG"
-    else
-        warn "scim2-tester failed (status $conformance); the functions' log: ${WATCH_LOG#"$ROOT"/}"
-        if [ "$status" = 0 ]; then status=$conformance; fi
+    # end_to_end NAME COMMAND...: runs one end-to-end check against the functions; a
+    # failure keeps their log and becomes the script's status (unless one failed before).
+    # Secrets go in as assignments before the call (environment), never as arguments.
+    failed_checks=0
+    end_to_end() {
+        local name="$1" started=$SECONDS rc=0
+        shift
+        "$@" || rc=$?
+        if [ "$rc" != 0 ]; then
+            warn "$name failed (status $rc); the functions' log: ${WATCH_LOG#"$ROOT"/}"
+            failed_checks=1
+            if [ "$status" = 0 ]; then status=$rc; fi
+        fi
+        log "$name step: $((SECONDS - started))s"
+    }
+    if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ]; then
+        log "scim2-tester against http://127.0.0.1:$PORT$SCIM_PATH"
+        SCIM_TOKEN="$SCIM_TOKEN" end_to_end "scim2-tester" \
+            python "$INFRA_LOCAL/scim_conformance.py" "http://127.0.0.1:$PORT$SCIM_PATH"
     fi
-    log "SCIM conformance step: $((SECONDS - conformance_started))s"
+    # --- admin API fuzzing: Schemathesis from the document the functions serve ------
+    if [ "${SCIMLINK_SKIP_API_FUZZ:-0}" != 1 ]; then
+        log "schemathesis against http://127.0.0.1:$PORT/admin/v1 (docs/openapi.json as served)"
+        OPERATOR_KEY="$OPERATOR_KEY" end_to_end "schemathesis" \
+            python "$INFRA_LOCAL/api_fuzz.py" "http://127.0.0.1:$PORT/admin/v1"
+    fi
+    if [ "$failed_checks" = 0 ]; then rm -f "$WATCH_LOG"; fi
 fi
 
 exit "$status"

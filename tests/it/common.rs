@@ -102,6 +102,7 @@ pub fn request(call: Call<'_>) -> Request {
 }
 
 pub async fn dispatch(state: &AppState, req: Request) -> Response {
+    let (method, path) = (req.method().to_string(), req.uri().path().to_string());
     let resp = scimlink::http::local::dispatch(state, req)
         .await
         .expect("handlers answer client errors as responses");
@@ -122,6 +123,8 @@ pub async fn dispatch(state: &AppState, req: Request) -> Response {
         Body::Binary(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
         _ => Value::Null,
     };
+    // Every admin answer of every test is checked against docs/openapi.json.
+    crate::contract::check(&method, &path, status, &headers, &body);
     Response {
         status,
         body,

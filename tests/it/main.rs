@@ -8,6 +8,7 @@ mod access;
 mod bulk;
 mod changes;
 mod common;
+mod contract;
 mod discovery;
 mod events;
 mod faults;

@@ -8,13 +8,16 @@
 //! - `log`: the troubleshooting log and diagnose (E1, E2);
 //! - `safeguard`: a directory's mass-deprovisioning safeguard and its holds (E4);
 //! - `subscriptions`: receivers of the org's events, their state, redelivery (E5, X5);
-//! - `poll`: SET delivery by poll (RFC 8936), authenticated by a receiver's own token.
+//! - `poll`: SET delivery by poll (RFC 8936), authenticated by a receiver's own token;
+//! - `contract`: the OpenAPI document (`GET /admin/v1/openapi.json`) and the route table
+//!   that it and this router are tested against.
 //!
 //! Areas import `call` and `render`, never each other.
 
 mod access;
 mod accounts;
 mod call;
+mod contract;
 mod log;
 mod orgs;
 mod poll;
@@ -33,6 +36,7 @@ use crate::scim::limits::check_admin_request;
 use call::{authorize_org, require_operator, Actor, AdminCall};
 
 pub use call::new_secret;
+pub use contract::{ADMIN_ROUTES, OPENAPI_JSON};
 
 const JSON: &str = "application/json";
 
@@ -95,6 +99,16 @@ async fn serve(state: &AppState, req: &Request) -> Result<Response<Body>, ScimEr
     let parts = segments(req);
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     let method = req.method().as_str();
+    // The contract: public, like the document of any API (it holds no tenant data).
+    if parts[..] == ["openapi.json"] {
+        return match method {
+            "GET" => Ok(contract::openapi_response()),
+            _ => Err(ScimError::method_not_allowed(
+                "the OpenAPI document is read with GET",
+                "GET",
+            )),
+        };
+    }
     if parts.first() != Some(&"orgs") {
         return Err(ScimError::not_found("no such endpoint"));
     }
