@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 mod access;
+mod big_groups;
 mod bulk;
 mod changes;
 mod common;

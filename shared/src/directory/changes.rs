@@ -64,6 +64,9 @@ pub struct AccessNeeds {
     pub created_accounts: BTreeSet<String>,
     /// An account's status or link changes: its roles may change whatever its groups are.
     pub account_status_or_link: bool,
+    /// Deleted groups whose members are removed by an asynchronous clean-up: their members
+    /// are not read now; each clean-up chunk derives the access its members lose.
+    pub cleaned_up_later: BTreeSet<(String, String)>,
 }
 
 impl AccessNeeds {
@@ -164,9 +167,12 @@ pub fn access_needs(writes: &[Write], after: &[Write], before: &[Record]) -> Acc
                 }
             }
             Write::Delete(Record::Group(g), _) => {
-                needs
-                    .group_members
-                    .insert((g.directory_id.clone(), g.id.clone()));
+                let key = (g.directory_id.clone(), g.id.clone());
+                if cleans_up_later(writes, &key) {
+                    needs.cleaned_up_later.insert(key);
+                } else {
+                    needs.group_members.insert(key);
+                }
             }
             Write::Put(Record::OrgGroup(og), Condition::Version(_)) => {
                 let old = before.iter().find_map(|r| match r {
@@ -214,6 +220,13 @@ fn note_account(needs: &mut AccessNeeds, account_id: &str, writes: &[Write]) {
     } else {
         needs.accounts.insert(account_id.to_string());
     }
+}
+
+/// Whether the plan leaves the group's member items to a clean-up job (a big group's delete).
+fn cleans_up_later(writes: &[Write], key: &(String, String)) -> bool {
+    writes.iter().any(|w| {
+        matches!(w, Write::Put(Record::CleanupJob(j), _) if j.directory_id == key.0 && j.group_id == key.1)
+    })
 }
 
 fn plan_has_group(writes: &[Write], key: &(String, String)) -> bool {

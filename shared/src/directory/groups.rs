@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::cleanup::{CleanupJobRecord, ASYNC_CLEANUP_THRESHOLD};
 use super::context::WriteContext;
 use super::model::{
     ConflictRecord, GroupRecord, GroupRef, Guard, ManagedBy, OrgGroupRecord, Outcome,
@@ -446,12 +447,55 @@ pub fn plan_group_delete(
     members: &[String],
     stale_admin_members: &[String],
 ) -> GroupDecision {
-    let mut plan = Plan::default();
-    let name = display_name(&group.doc).to_string();
-    let mut message = format!(
-        "Deleted SCIM group '{name}' and its {} memberships.",
+    let message = format!(
+        "Deleted SCIM group '{}' and its {} memberships.",
+        display_name(&group.doc),
         members.len()
     );
+    let mut d = plan_group_removal(ctx, group, linked_org_group, stale_admin_members, message);
+    d.plan
+        .writes
+        .extend(members.iter().map(|m| member_delete(group, m)));
+    d
+}
+
+/// DELETE of a group with more members than one request removes comfortably
+/// (`cleanup::ASYNC_CLEANUP_THRESHOLD`): the group, its guard and its attachment go in one
+/// transaction as for any delete, so it disappears from every read at once, and its member
+/// items are left to the clean-up job written in the same transaction.
+pub fn plan_group_delete_later(
+    ctx: &WriteContext,
+    group: &GroupRecord,
+    linked_org_group: Option<&OrgGroupRecord>,
+    stale_admin_members: &[String],
+) -> GroupDecision {
+    let message = format!(
+        "Deleted SCIM group '{}'; its memberships (more than {ASYNC_CLEANUP_THRESHOLD}) are removed by an asynchronous clean-up, which logs its progress and its end.",
+        display_name(&group.doc)
+    );
+    let mut d = plan_group_removal(ctx, group, linked_org_group, stale_admin_members, message);
+    d.plan.put(
+        Record::CleanupJob(CleanupJobRecord::for_deleted_group(
+            ctx,
+            group,
+            linked_org_group,
+        )),
+        Condition::Absent,
+    );
+    d
+}
+
+/// A group's delete without its member items: its guard, its item, its conflict hold or
+/// the hand-back of its org group to admin, and the log event.
+fn plan_group_removal(
+    ctx: &WriteContext,
+    group: &GroupRecord,
+    linked_org_group: Option<&OrgGroupRecord>,
+    stale_admin_members: &[String],
+    mut message: String,
+) -> GroupDecision {
+    let mut plan = Plan::default();
+    let name = display_name(&group.doc).to_string();
     if let Some(og) = linked_org_group.filter(|og| {
         !group.held
             && og
@@ -506,8 +550,6 @@ pub fn plan_group_delete(
     );
     plan.prior(Record::Group(group.clone()));
     plan.event(group_event(ctx, group, Outcome::Deleted, message));
-    plan.writes
-        .extend(members.iter().map(|m| member_delete(group, m)));
     GroupDecision {
         plan,
         group: group.clone(),

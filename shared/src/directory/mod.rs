@@ -3,6 +3,7 @@
 pub mod access;
 pub mod accounts;
 pub mod changes;
+pub mod cleanup;
 pub mod context;
 pub mod groups;
 pub mod model;

@@ -47,6 +47,8 @@ pub enum Record {
     },
     /// E4: a directory's safeguard settings and window.
     Safeguard(SafeguardRecord),
+    /// A deleted group's asynchronous membership clean-up (`directory::cleanup`).
+    CleanupJob(super::cleanup::CleanupJobRecord),
     /// E4: account `account_id` has a hold of directory `directory_id` (the listing entry;
     /// the hold itself is on the account).
     HeldAccount {

@@ -17,6 +17,7 @@
 //! Nothing leaves a queue until its receiver has it, so delivery is at least once; the
 //! `jti` lets a receiver drop duplicates.
 
+pub mod cleanup;
 pub mod dead_letter;
 pub mod key;
 pub mod outbound;

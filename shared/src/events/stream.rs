@@ -7,13 +7,19 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::directory::cleanup::{CleanupJobRecord, CleanupState};
 use crate::directory::model::{ChangeBatch, ChangeRecord};
-use crate::store::CHANGE_ITEM_TYPE;
+use crate::store::{CHANGE_ITEM_TYPE, CLEANUP_ITEM_TYPE};
 
 /// The event source mapping's filter (`FilterCriteria.Filters[0].Pattern` in
 /// `infra/template.yaml`, checked by a test): only inserts of change items.
 pub const FILTER_PATTERN: &str =
     r#"{"eventName":["INSERT"],"dynamodb":{"NewImage":{"type":{"S":["change"]}}}}"#;
+
+/// The `group-cleanup` function's event source mapping filter (in `infra/template.yaml`,
+/// checked by a test): clean-up jobs written `queued` (by a big group's delete, or by a
+/// worker whose time budget ran out), not the progress of a running job.
+pub const CLEANUP_FILTER_PATTERN: &str = r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"NewImage":{"type":{"S":["cleanup"]},"state":{"S":["queued"]}}}}"#;
 
 /// A batch of stream records (`Records`), as Lambda delivers it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -127,6 +133,28 @@ impl StreamRecord {
                 .as_ref()
                 .and_then(|i| image_s(i, "type"))
                 == Some(CHANGE_ITEM_TYPE)
+    }
+
+    /// The clean-up mapping's filter ([`CLEANUP_FILTER_PATTERN`]): a job written `queued`.
+    pub fn is_cleanup_wake(&self) -> bool {
+        let image = self.dynamodb.new_image.as_ref();
+        matches!(self.event_name.as_str(), "INSERT" | "MODIFY")
+            && image.and_then(|i| image_s(i, "type")) == Some(CLEANUP_ITEM_TYPE)
+            && image.and_then(|i| image_s(i, "state")) == Some(CleanupState::Queued.as_str())
+    }
+
+    /// The deleted group a clean-up job record names: (directory, group).
+    pub fn cleanup_job(&self) -> Result<(String, String), StreamError> {
+        let bad = |why: &str| StreamError::BadRecord(self.id().to_string(), why.to_string());
+        let data = self
+            .dynamodb
+            .new_image
+            .as_ref()
+            .and_then(|i| image_s(i, "data"))
+            .ok_or_else(|| bad("no NewImage.data"))?;
+        serde_json::from_str::<CleanupJobRecord>(data)
+            .map(|j| (j.directory_id, j.group_id))
+            .map_err(|e| bad(&e.to_string()))
     }
 
     /// The changes the inserted item holds (`NewImage.data`: the `ChangeBatch` of one
@@ -295,6 +323,44 @@ mod tests {
             template.contains(&format!("Pattern: '{FILTER_PATTERN}'")),
             "infra/template.yaml must filter with {FILTER_PATTERN}"
         );
+    }
+
+    #[test]
+    fn the_template_filters_clean_up_jobs_with_the_same_pattern() {
+        let template = include_str!("../../../infra/template.yaml");
+        assert!(
+            template.contains(&format!("Pattern: '{CLEANUP_FILTER_PATTERN}'")),
+            "infra/template.yaml must filter with {CLEANUP_FILTER_PATTERN}"
+        );
+    }
+
+    #[test]
+    fn the_clean_up_filter_keeps_queued_jobs_only() {
+        let job = |event: &str, kind: &str, state: &str| StreamRecord {
+            event_name: event.into(),
+            dynamodb: StreamData {
+                new_image: Some(
+                    json!({"type": {"S": kind}, "state": {"S": state}, "data": {"S": "{}"}})
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                ),
+                ..StreamData::default()
+            },
+            ..StreamRecord::default()
+        };
+        assert!(job("INSERT", "cleanup", "queued").is_cleanup_wake());
+        assert!(job("MODIFY", "cleanup", "queued").is_cleanup_wake());
+        assert!(!job("MODIFY", "cleanup", "running").is_cleanup_wake());
+        assert!(!job("INSERT", "change", "queued").is_cleanup_wake());
+        assert!(!job("INSERT", "cleanup", "queued").is_change_insert());
+        let mut removed = job("REMOVE", "cleanup", "queued");
+        removed.dynamodb.new_image = None;
+        assert!(!removed.is_cleanup_wake());
+        assert!(matches!(
+            job("INSERT", "cleanup", "queued").cleanup_job(),
+            Err(StreamError::BadRecord(..))
+        ));
     }
 
     #[test]

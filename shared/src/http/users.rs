@@ -187,7 +187,7 @@ async fn groups_for(
     }
     Ok(Some(
         ctx.store
-            .groups_of_user(ctx.directory_id(), &user.id)
+            .live_groups_of_user(ctx.directory_id(), &user.id)
             .await?,
     ))
 }

@@ -268,7 +268,16 @@ impl Store {
         let mut accounts: BTreeSet<String> = needs.accounts.clone();
         for og in &needs.org_group_members {
             accounts.extend(self.org_group_members(org_id, og).await?);
-            if let Some(r) = world.org_groups.get(og).and_then(|o| o.scim_group.clone()) {
+            let scim_group = world
+                .org_groups
+                .get(og)
+                .and_then(|o| o.scim_group.clone())
+                .filter(|r| {
+                    !needs
+                        .cleaned_up_later
+                        .contains(&(r.directory_id.clone(), r.group_id.clone()))
+                });
+            if let Some(r) = scim_group {
                 for u in self.group_members(&r.directory_id, &r.group_id).await? {
                     users.insert((r.directory_id.clone(), u));
                 }

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::items::{get_s, group_from_item};
 use super::keys::{self, MEMBER_PREFIX};
 use super::{Store, StoreError};
+use crate::directory::cleanup::CleanupJobRecord;
 use crate::directory::groups::GroupNameState;
 use crate::directory::model::{GroupRecord, OrgGroupRecord};
 
@@ -122,6 +123,42 @@ impl Store {
         })
     }
 
+    /// At most `limit` of a group's members, in user-id order, and whether it has more: what
+    /// tells a delete it must go asynchronous (one query, whatever the group's size), and
+    /// each clean-up chunk (a page of what is left).
+    pub async fn group_members_up_to(
+        &self,
+        directory_id: &str,
+        group_id: &str,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool), StoreError> {
+        let wanted = i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX);
+        let page = self
+            .query_page(
+                self.members_query(directory_id, group_id).limit(wanted),
+                None,
+            )
+            .await?;
+        let mut ids: Vec<String> = page
+            .items
+            .iter()
+            .filter_map(|i| get_s(i, "userId").map(str::to_string))
+            .collect();
+        let more = ids.len() > limit;
+        ids.truncate(limit);
+        Ok((ids, more))
+    }
+
+    /// A deleted group's clean-up job, if it is still running.
+    pub async fn get_cleanup_job(
+        &self,
+        directory_id: &str,
+        group_id: &str,
+    ) -> Result<Option<CleanupJobRecord>, StoreError> {
+        self.get_data(keys::cleanup_job(directory_id, group_id))
+            .await
+    }
+
     /// The member items of a group: they share its partition, after its `GROUP` item.
     fn members_query(
         &self,
@@ -149,7 +186,33 @@ impl Store {
             .collect())
     }
 
-    /// The groups a user is a member of (its `groups` attribute), from the membership index.
+    /// The groups a user is a member of (its `groups` attribute): its member items, of
+    /// groups that exist. A deleted big group's member items outlive it until its clean-up
+    /// has removed them (`directory::cleanup`); the group items are read (one batch, only
+    /// for a user in some group) so that such a group is gone from every read at once.
+    pub async fn live_groups_of_user(
+        &self,
+        directory_id: &str,
+        user_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let ids = self.groups_of_user(directory_id, user_id).await?;
+        if ids.is_empty() {
+            return Ok(ids);
+        }
+        let found = self
+            .get_items_read(
+                ids.iter().map(|g| keys::group(directory_id, g)).collect(),
+                false,
+            )
+            .await?;
+        Ok(ids
+            .into_iter()
+            .filter(|g| found.contains_key(&keys::group(directory_id, g)))
+            .collect())
+    }
+
+    /// The groups a user is a member of, from the membership index: every member item,
+    /// those of a deleted group not yet cleaned up included (what a user's delete removes).
     pub async fn groups_of_user(
         &self,
         directory_id: &str,

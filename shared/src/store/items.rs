@@ -107,6 +107,7 @@ pub fn record_key(record: &Record) -> (String, String) {
             account_id,
         } => keys::org_member(org_id, org_group_id, account_id),
         Record::Safeguard(sg) => keys::safeguard(&sg.directory_id),
+        Record::CleanupJob(j) => keys::cleanup_job(&j.directory_id, &j.group_id),
         Record::HeldAccount {
             directory_id,
             account_id,
@@ -342,6 +343,14 @@ pub fn record_item(record: &Record) -> Result<Item, StoreError> {
             item.insert("version".into(), n(sg.version));
             Ok(item)
         }
+        Record::CleanupJob(job) => {
+            // `type = cleanup` and `state = queued` are what the clean-up's event source
+            // mapping filters on (events::stream::CLEANUP_FILTER_PATTERN).
+            let mut item = data_item(key, CLEANUP_ITEM_TYPE, job)?;
+            item.insert("state".into(), s(job.state.as_str()));
+            item.insert("version".into(), n(job.version));
+            Ok(item)
+        }
         Record::HeldAccount {
             org_id,
             directory_id,
@@ -382,6 +391,8 @@ fn change_key(b: &crate::directory::model::ChangeBatch) -> (String, String) {
 
 /// The `type` of change-event items: the `events` function's stream filter takes only these.
 pub const CHANGE_ITEM_TYPE: &str = "change";
+/// The `type` of group clean-up jobs: the `group-cleanup` function's stream filter.
+pub const CLEANUP_ITEM_TYPE: &str = "cleanup";
 
 /// When a log or change event written now expires (DynamoDB TTL, epoch seconds).
 fn log_expiry() -> i64 {

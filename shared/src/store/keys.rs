@@ -156,6 +156,11 @@ pub fn member(directory_id: &str, group_id: &str, user_id: &str) -> (String, Str
         format!("{MEMBER_PREFIX}{user_id}"),
     )
 }
+/// A deleted group's membership clean-up job: in the group's partition, beside the member
+/// items it removes (group ids are random UUIDs, never reused).
+pub fn cleanup_job(directory_id: &str, group_id: &str) -> (String, String) {
+    (group_partition(directory_id, group_id), "CLEANUP".into())
+}
 /// GSI1 partition of a user's memberships (its `groups` attribute, its deletion).
 pub fn groups_of_user(directory_id: &str, user_id: &str) -> String {
     format!("DIR#{directory_id}#USERGROUPS#{user_id}")

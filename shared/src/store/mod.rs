@@ -25,11 +25,11 @@ pub use access::MemberAccounts;
 pub use accounts::Page;
 pub use apply::ApplyError;
 pub use delivery::{BacklogEntry, Release};
-pub use items::CHANGE_ITEM_TYPE;
 pub use items::{
     event_from_item, group_from_item, item_size, log_retention_days, record_item, record_key,
     user_from_item, Item,
 };
+pub use items::{CHANGE_ITEM_TYPE, CLEANUP_ITEM_TYPE};
 pub use keys::{
     external_id_guard as keys_external_id_guard, user_name_guard as keys_user_name_guard,
 };

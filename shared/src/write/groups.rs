@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::{check_if_match, found, Caller, Decision, Writer, Written};
+use crate::directory::cleanup::ASYNC_CLEANUP_THRESHOLD;
 use crate::directory::groups::{
-    display_name, plan_group_change, plan_group_create, plan_group_delete, GroupDecision,
-    GroupNameState, MemberChange,
+    display_name, plan_group_change, plan_group_create, plan_group_delete, plan_group_delete_later,
+    GroupDecision, GroupNameState, MemberChange,
 };
 use crate::directory::model::{GroupRecord, ManagedBy, Outcome};
 use crate::directory::plan::{Plan, Refusal};
@@ -217,6 +218,8 @@ impl Writer<'_> {
 
     /// DELETE /Groups/{id}: the group, its guard and its member items in one plan; a linked
     /// org group is handed back to admin, its stale admin membership items removed first.
+    /// A group of more than `ASYNC_CLEANUP_THRESHOLD` members leaves its member items to a
+    /// clean-up job (`directory::cleanup`), so the request answers at once.
     pub async fn delete_group(
         &self,
         caller: &Caller,
@@ -227,7 +230,12 @@ impl Writer<'_> {
         self.run(|| async {
             let group = load_group(self.store, dir, id).await?;
             check_if_match(if_match, group.version)?;
-            let members = self.store.group_members(dir, id).await?;
+            // One query says whether the members fit this request; past the threshold they
+            // are left to the asynchronous clean-up, whatever their number.
+            let (members, more) = self
+                .store
+                .group_members_up_to(dir, id, ASYNC_CLEANUP_THRESHOLD)
+                .await?;
             let linked = match &group.org_group_id {
                 Some(og) => self.store.get_org_group(&caller.org_id, og).await?,
                 None => None,
@@ -241,6 +249,11 @@ impl Writer<'_> {
                 _ => Vec::new(),
             };
             let ctx = caller.context(format!("DELETE /Groups/{id}"), Vec::new(), None);
+            if more {
+                let d =
+                    plan_group_delete_later(&ctx, &group, linked.as_ref(), &stale_admin_members);
+                return Ok(decided(Ok(d), MemberChange::default()));
+            }
             let removed = MemberChange {
                 added: Vec::new(),
                 removed: members.clone(),

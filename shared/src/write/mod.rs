@@ -29,6 +29,7 @@
 pub mod access;
 pub mod accounts;
 pub mod changes;
+pub mod cleanup;
 pub mod groups;
 pub mod orgs;
 pub mod safeguard;

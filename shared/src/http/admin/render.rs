@@ -70,7 +70,7 @@ pub async fn account_detail(call: &AdminCall<'_>, a: &AccountRecord) -> Result<V
             let u = call.store.get_user(&l.directory_id, &l.user_id).await?;
             let groups = call
                 .store
-                .groups_of_user(&l.directory_id, &l.user_id)
+                .live_groups_of_user(&l.directory_id, &l.user_id)
                 .await?;
             (u.as_ref().map(user_summary), groups)
         }

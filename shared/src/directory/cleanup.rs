@@ -1,0 +1,392 @@
+//! Big groups never outlive a request: the membership clean-up of a deleted group that has
+//! more members than one request removes comfortably runs asynchronously, in chunks, from
+//! a clean-up job item (docs/DECISIONS.md, "Big groups").
+//!
+//! The request's transaction deletes the group (it disappears from every read at once:
+//! reads of memberships keep only groups that exist) and writes the job. The job's stream
+//! record wakes the `group-cleanup` function, which repeats [`plan_cleanup_chunk`] (a
+//! page of member items removed in one transaction with the job's progress, under the
+//! job's version) until no member is left, then [`plan_cleanup_finish`]. Pure: the write
+//! service (`write::cleanup`) loads and applies.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::context::{Ids, WriteContext};
+use super::groups::display_name;
+use super::model::{EventRecord, GroupRecord, OrgGroupRecord, Outcome};
+use super::plan::{Condition, Plan, Record, Write, MAX_PART_ACTIONS};
+
+/// A group with more members than this is cleaned up asynchronously (DELETE); up to it,
+/// the request removes every member item itself (at most 6 transactions, well under a
+/// second). 500 keeps the synchronous path for every group a test or a small directory
+/// has, and a 100,000-member delete at one transaction.
+pub const ASYNC_CLEANUP_THRESHOLD: usize = 500;
+
+/// Member items removed per chunk: one transaction holds them with the job's progress, the
+/// log event and the change item, and leaves room for what the safeguard (E4) may add
+/// when it holds an account (its account and hold entry). Past that, the plan is cut into
+/// its idempotent parts (`Plan::transactions`).
+pub const CLEANUP_CHUNK: usize = 60;
+
+/// Where a job is: `queued` wakes a worker (the stream's filter keeps only these), a
+/// worker marks it `running` with its first chunk and `queued` again when its time budget
+/// runs out, so its own stream record re-triggers the next worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CleanupState {
+    Queued,
+    Running,
+}
+
+impl CleanupState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CleanupState::Queued => "queued",
+            CleanupState::Running => "running",
+        }
+    }
+}
+
+/// A deleted group's membership clean-up: what the group was (so each chunk's access
+/// events are derived against the group as it granted roles), who deleted it, and how far
+/// the clean-up has gone. Lives in the group's partition, beside its member items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CleanupJobRecord {
+    pub org_id: String,
+    pub directory_id: String,
+    pub group_id: String,
+    /// The group's document (its name for the log) and its attachment as it was deleted.
+    pub group_doc: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_org_group_id: Option<String>,
+    #[serde(default)]
+    pub group_held: bool,
+    /// The org group it was linked to, as it was before the delete handed it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_group: Option<OrgGroupRecord>,
+    /// The request that deleted the group: the clean-up's log events carry it.
+    pub operation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    pub idp: String,
+    pub created: String,
+    pub state: CleanupState,
+    /// Member items removed so far, and accounts that lost product access through them.
+    #[serde(default)]
+    pub removed: u64,
+    #[serde(default)]
+    pub accounts_lost: u64,
+    #[serde(default)]
+    pub chunks: u64,
+    pub version: u64,
+}
+
+impl CleanupJobRecord {
+    /// The job a delete writes, from the group and its linked org group as loaded.
+    pub fn for_deleted_group(
+        ctx: &WriteContext,
+        group: &GroupRecord,
+        org_group: Option<&OrgGroupRecord>,
+    ) -> Self {
+        CleanupJobRecord {
+            org_id: ctx.org_id.clone(),
+            directory_id: group.directory_id.clone(),
+            group_id: group.id.clone(),
+            group_doc: group.doc.clone(),
+            group_org_group_id: group.org_group_id.clone(),
+            group_held: group.held,
+            org_group: org_group.cloned(),
+            operation: ctx.operation.clone(),
+            request_id: ctx.request_id.clone(),
+            idp: ctx.idp.clone(),
+            created: ctx.now.clone(),
+            state: CleanupState::Queued,
+            removed: 0,
+            accounts_lost: 0,
+            chunks: 0,
+            version: 1,
+        }
+    }
+
+    /// The group as it was: what the access events compare against.
+    pub fn group(&self) -> GroupRecord {
+        GroupRecord {
+            directory_id: self.directory_id.clone(),
+            id: self.group_id.clone(),
+            doc: self.group_doc.clone(),
+            version: 0,
+            created: self.created.clone(),
+            last_modified: self.created.clone(),
+            org_group_id: self.group_org_group_id.clone(),
+            held: self.group_held,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        display_name(&self.group_doc)
+    }
+
+    /// The context of one step of the clean-up, at `now`: the deleting request's org,
+    /// directory, IdP and request id, so its log lines read as that request's.
+    pub fn context(&self, now: String) -> WriteContext {
+        WriteContext {
+            org_id: self.org_id.clone(),
+            verified_domains: Vec::new(),
+            default_groups: Vec::new(),
+            assignable_roles: Vec::new(),
+            directory_id: self.directory_id.clone(),
+            idp: self.idp.clone(),
+            request_id: self.request_id.clone(),
+            now,
+            operation: format!("clean-up of group {}", self.group_id),
+            quirks: Vec::new(),
+            ids: Ids::random(),
+        }
+    }
+
+    fn next(&self, state: CleanupState) -> CleanupJobRecord {
+        CleanupJobRecord {
+            state,
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
+
+    fn event(&self, ctx: &WriteContext, message: String) -> EventRecord {
+        EventRecord {
+            scim_id: Some(self.group_id.clone()),
+            ..ctx.event(Outcome::Deleted, message)
+        }
+    }
+}
+
+/// One chunk: `members` (at most [`CLEANUP_CHUNK`], read from the group's partition)
+/// removed, the job's progress advanced under its version, and a log event. The group and
+/// org group as they were are the plan's `before`: the access events (E5) and the safeguard
+/// (E4) see each member lose what the group gave. Empty for no members.
+pub fn plan_cleanup_chunk(ctx: &WriteContext, job: &CleanupJobRecord, members: &[String]) -> Plan {
+    let mut plan = Plan::default();
+    if members.is_empty() {
+        return plan;
+    }
+    for user_id in members {
+        plan.delete(
+            Record::Member {
+                directory_id: job.directory_id.clone(),
+                group_id: job.group_id.clone(),
+                user_id: user_id.clone(),
+            },
+            Condition::Always,
+        );
+    }
+    let mut next = job.next(CleanupState::Running);
+    next.removed += members.len() as u64;
+    next.chunks += 1;
+    plan.put(
+        Record::CleanupJob(next.clone()),
+        Condition::Version(job.version),
+    );
+    plan.event(job.event(
+        ctx,
+        format!(
+            "Clean-up of deleted group '{}': removed {} memberships ({} so far).",
+            job.name(),
+            members.len(),
+            next.removed
+        ),
+    ));
+    plan.prior(Record::Group(job.group()));
+    if let Some(og) = &job.org_group {
+        plan.prior(Record::OrgGroup(og.clone()));
+    }
+    plan
+}
+
+/// Adds to the chunk's job progress the accounts it takes product access from (known once
+/// the access world is read).
+pub fn count_accounts_lost(plan: &mut Plan, accounts_lost: u64) {
+    for w in plan.writes.iter_mut() {
+        if let Write::Put(Record::CleanupJob(job), _) = w {
+            job.accounts_lost += accounts_lost;
+        }
+    }
+}
+
+/// No member left: the job goes, and the log says what the clean-up did.
+pub fn plan_cleanup_finish(ctx: &WriteContext, job: &CleanupJobRecord) -> Plan {
+    let mut plan = Plan::default();
+    plan.delete(
+        Record::CleanupJob(job.clone()),
+        Condition::Version(job.version),
+    );
+    plan.event(job.event(
+        ctx,
+        format!(
+            "Clean-up of group '{}' ({}) finished: {} memberships removed, {} accounts lost access.",
+            job.name(),
+            job.group_id,
+            job.removed,
+            job.accounts_lost
+        ),
+    ));
+    plan
+}
+
+/// The worker's time budget ran out: the job goes back to `queued`, whose stream record
+/// wakes the next worker where this one stopped.
+pub fn plan_cleanup_requeue(job: &CleanupJobRecord) -> Plan {
+    let mut plan = Plan::default();
+    plan.put(
+        Record::CleanupJob(job.next(CleanupState::Queued)),
+        Condition::Version(job.version),
+    );
+    plan
+}
+
+/// Whether a chunk's plan fits one transaction with its change item (so the job's progress
+/// commits with the removals it counts).
+pub fn chunk_fits_one_transaction(plan: &Plan) -> bool {
+    plan.writes.len() + plan.after.len() <= MAX_PART_ACTIONS
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::directory::context::Ids;
+
+    fn ctx() -> WriteContext {
+        WriteContext {
+            org_id: "o".into(),
+            verified_domains: Vec::new(),
+            default_groups: Vec::new(),
+            assignable_roles: Vec::new(),
+            directory_id: "d".into(),
+            idp: "okta".into(),
+            request_id: Some("r".into()),
+            now: "2026-11-30T00:00:00.000Z".into(),
+            operation: "DELETE /Groups/g".into(),
+            quirks: Vec::new(),
+            ids: Ids::seeded(7),
+        }
+    }
+
+    fn group() -> GroupRecord {
+        GroupRecord {
+            directory_id: "d".into(),
+            id: "g".into(),
+            doc: json!({"displayName": "Engineering"}),
+            version: 3,
+            created: "t".into(),
+            last_modified: "t".into(),
+            org_group_id: Some("og".into()),
+            held: false,
+        }
+    }
+
+    fn job() -> CleanupJobRecord {
+        CleanupJobRecord::for_deleted_group(&ctx(), &group(), None)
+    }
+
+    fn job_put(plan: &Plan) -> (CleanupJobRecord, Condition) {
+        plan.writes
+            .iter()
+            .find_map(|w| match w {
+                Write::Put(Record::CleanupJob(j), c) => Some((j.clone(), c.clone())),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_chunk_removes_its_members_and_advances_the_job_under_its_version() {
+        let members: Vec<String> = (0..CLEANUP_CHUNK).map(|i| format!("u{i}")).collect();
+        let plan = plan_cleanup_chunk(&ctx(), &job(), &members);
+        let removed: Vec<&str> = plan
+            .writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Delete(Record::Member { user_id, .. }, Condition::Always) => {
+                    Some(user_id.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(removed.len(), CLEANUP_CHUNK);
+        let (next, cond) = job_put(&plan);
+        assert_eq!(
+            cond,
+            Condition::Version(1),
+            "a replayed chunk loses the race"
+        );
+        assert_eq!((next.version, next.removed, next.chunks), (2, 60, 1));
+        assert_eq!(next.state, CleanupState::Running);
+        assert_eq!(plan.events().count(), 1);
+        assert!(plan.before.contains(&Record::Group(job().group())));
+        assert!(chunk_fits_one_transaction(&plan));
+    }
+
+    #[test]
+    fn a_chunk_keeps_the_org_group_as_it_was_for_the_access_events() {
+        let og = OrgGroupRecord {
+            org_id: "o".into(),
+            id: "og".into(),
+            name: "Engineering".into(),
+            managed_by: crate::directory::model::ManagedBy::Directory {
+                directory_id: "d".into(),
+            },
+            scim_group: None,
+            roles: vec!["p/admin".into()],
+            version: 1,
+            created: "t".into(),
+            last_modified: "t".into(),
+        };
+        let j = CleanupJobRecord::for_deleted_group(&ctx(), &group(), Some(&og));
+        let plan = plan_cleanup_chunk(&ctx(), &j, &["u1".to_string()]);
+        assert!(plan.before.contains(&Record::OrgGroup(og)));
+    }
+
+    #[test]
+    fn no_members_is_no_chunk() {
+        assert!(plan_cleanup_chunk(&ctx(), &job(), &[]).is_empty());
+    }
+
+    #[test]
+    fn accounts_lost_add_up_on_the_job() {
+        let mut plan = plan_cleanup_chunk(&ctx(), &job(), &["u1".to_string()]);
+        count_accounts_lost(&mut plan, 1);
+        let (next, _) = job_put(&plan);
+        assert_eq!((next.removed, next.accounts_lost), (1, 1));
+    }
+
+    #[test]
+    fn the_finish_deletes_the_job_and_says_what_was_done() {
+        let mut j = job();
+        j.removed = 1500;
+        j.accounts_lost = 12;
+        j.version = 26;
+        let plan = plan_cleanup_finish(&ctx(), &j);
+        assert!(matches!(
+            &plan.writes[0],
+            Write::Delete(Record::CleanupJob(_), Condition::Version(26))
+        ));
+        let e = plan.events().next().unwrap();
+        assert_eq!(
+            e.message,
+            "Clean-up of group 'Engineering' (g) finished: 1500 memberships removed, 12 accounts lost access."
+        );
+        assert_eq!(e.request_id.as_deref(), Some("r"));
+    }
+
+    #[test]
+    fn a_requeue_only_wakes_the_next_worker() {
+        let plan = plan_cleanup_requeue(&job());
+        let (next, cond) = job_put(&plan);
+        assert_eq!(cond, Condition::Version(1));
+        assert_eq!((next.state, next.version), (CleanupState::Queued, 2));
+        assert_eq!(plan.events().count(), 0);
+    }
+}
