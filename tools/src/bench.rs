@@ -2,9 +2,11 @@
 //! group, against DynamoDB Local: wall time, DynamoDB requests, capacity units. Writes
 //! BENCHMARKS.md. The requests and capacity are what a customer pays; the times are local.
 
+mod big_group;
 mod bulk_cost;
 mod events_cost;
 
+pub use big_group::{section as big_group_section, HEADING as BIG_GROUP_HEADING};
 pub use bulk_cost::HEADING as BULK_HEADING;
 pub use events_cost::HEADING as EVENTS_HEADING;
 

@@ -2,7 +2,8 @@
 //! `SCIMLINK_TABLE`). `scimlink-local bench [members]`: the benchmark behind `make bench`;
 //! it writes BENCHMARKS.md. `scimlink-local bench-push [events]`: only its push-latency
 //! section, updated in place in BENCHMARKS.md; `bench-events` and `bench-bulk` likewise
-//! regenerate only their sections.
+//! regenerate only their sections, and `bench-big-groups [members]` the DELETE of a big
+//! group and its asynchronous clean-up.
 //! `scimlink-local pump [--port P] [--interval-ms N] [--tick-seconds N]`: the local event
 //! source mapping (`make run` starts it). `scimlink-local receive [--port P] [--secret S]`:
 //! a loopback SET receiver that prints what arrives (and verifies it, given the secret).
@@ -122,6 +123,17 @@ async fn main() -> std::process::ExitCode {
                 }
                 Err(e) => Err(e),
             };
+            let report = match report {
+                Ok(report) => bench::big_group_section(
+                    AppState::new(store.clone(), Some("bench-operator-key")),
+                    &sdk,
+                    endpoint.as_deref(),
+                    large,
+                )
+                .await
+                .map(|section| format!("{report}\n{section}")),
+                Err(e) => Err(e),
+            };
             write_benchmarks("", report, str::to_string)
         }
         "pump" => {
@@ -149,6 +161,24 @@ async fn main() -> std::process::ExitCode {
             bench::bulk_only(AppState::new(store, Some("bench-operator-key"))).await,
             "bulk",
         ),
+        "bench-big-groups" => {
+            let members = std::env::args()
+                .nth(2)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(100_000);
+            let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok();
+            update_section(
+                bench::BIG_GROUP_HEADING,
+                bench::big_group_section(
+                    AppState::new(store, Some("bench-operator-key")),
+                    &sdk,
+                    endpoint.as_deref(),
+                    members,
+                )
+                .await,
+                "big groups",
+            )
+        }
         "bench-push" => {
             let events = std::env::args()
                 .nth(2)
@@ -162,7 +192,7 @@ async fn main() -> std::process::ExitCode {
             )
         }
         _ => {
-            eprintln!("usage: scimlink-local create-table | bench [members] | bench-events | bench-bulk | bench-push [events] | pump [--port P] | receive [--port P] [--secret S]");
+            eprintln!("usage: scimlink-local create-table | bench [members] | bench-events | bench-bulk | bench-push [events] | bench-big-groups [members] | pump [--port P] | receive [--port P] [--secret S]");
             std::process::ExitCode::from(2)
         }
     }

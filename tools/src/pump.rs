@@ -6,17 +6,24 @@
 //! lowest failed record, up to 5 times (MaximumRetryAttempts), then given up with a line
 //! that says so (on AWS it would go to the dead-letter queue). Every `tick` it sends a
 //! scheduled event (the one-minute retry on AWS).
+//!
+//! The same stream has a second reader on AWS, the `group-cleanup` function's mapping
+//! (`CLEANUP_FILTER_PATTERN`: queued clean-up jobs of deleted big groups). The pump keeps
+//! those records too and hands them, in batches of 10, to `group-cleanup` from a task of
+//! their own, so that a long clean-up never holds the events back (two mappings are two
+//! independent pollers).
 
 use std::time::{Duration, Instant};
 
 use scimlink::events::pump::{batches, StartingPosition, StreamPump};
-use scimlink::events::stream::{BatchResponse, StreamEvent};
+use scimlink::events::stream::{BatchResponse, StreamEvent, StreamRecord};
 use serde_json::{json, Value};
 
 type PumpResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-/// Batch size and retries, as in the template's event source mapping.
+/// Batch sizes and retries, as in the template's event source mappings.
 const BATCH_SIZE: usize = 100;
+const CLEANUP_BATCH_SIZE: usize = 10;
 const MAX_RETRIES: u32 = 5;
 
 pub struct PumpOptions {
@@ -41,6 +48,11 @@ fn scheduled_event() -> Value {
     })
 }
 
+/// `cargo lambda watch`'s invoke endpoint of a function.
+fn invoke_url(port: u16, function: &str) -> String {
+    format!("http://127.0.0.1:{port}/2015-03-31/functions/{function}/invocations")
+}
+
 async fn invoke(http: &reqwest::Client, url: &str, event: &Value) -> PumpResult<Value> {
     let resp = http
         .post(url)
@@ -53,7 +65,7 @@ async fn invoke(http: &reqwest::Client, url: &str, event: &Value) -> PumpResult<
     let body = resp.text().await?;
     if !status.is_success() || function_error {
         return Err(format!(
-            "events function failed ({status}): {}",
+            "{url} failed ({status}): {}",
             body.chars().take(300).collect::<String>()
         )
         .into());
@@ -119,10 +131,8 @@ pub async fn run(sdk: &aws_config::SdkConfig, options: PumpOptions) -> PumpResul
         options.table.clone(),
         StartingPosition::TrimHorizon,
     );
-    let url = format!(
-        "http://127.0.0.1:{}/2015-03-31/functions/events/invocations",
-        options.port
-    );
+    let url = invoke_url(options.port, "events");
+    let cleanup_url = invoke_url(options.port, "group-cleanup");
     // The first invocation waits for `cargo lambda watch` to start the function.
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(300))
@@ -133,14 +143,35 @@ pub async fn run(sdk: &aws_config::SdkConfig, options: PumpOptions) -> PumpResul
         options.table,
         options.tick.as_secs()
     );
+    let (cleanups, mut waiting) = tokio::sync::mpsc::unbounded_channel::<StreamEvent>();
+    {
+        let http = http.clone();
+        tokio::spawn(async move {
+            while let Some(batch) = waiting.recv().await {
+                deliver(&http, &cleanup_url, batch).await;
+            }
+        });
+    }
     let mut next_tick = Instant::now() + options.tick;
     loop {
         let mut busy = false;
-        match pump.poll().await {
+        match pump.poll_all().await {
             Ok(records) if !records.is_empty() => {
                 busy = true;
-                eprintln!("[pump] {} change record(s) -> events", records.len());
-                for batch in batches(records, BATCH_SIZE) {
+                let (changes, jobs): (Vec<_>, Vec<_>) = records
+                    .into_iter()
+                    .filter(|r| r.is_change_insert() || r.is_cleanup_wake())
+                    .partition(StreamRecord::is_change_insert);
+                if !jobs.is_empty() {
+                    eprintln!("[pump] {} clean-up job(s) -> group-cleanup", jobs.len());
+                    for batch in batches(jobs, CLEANUP_BATCH_SIZE) {
+                        let _ = cleanups.send(batch);
+                    }
+                }
+                if !changes.is_empty() {
+                    eprintln!("[pump] {} change record(s) -> events", changes.len());
+                }
+                for batch in batches(changes, BATCH_SIZE) {
                     deliver(&http, &url, batch).await;
                 }
             }
