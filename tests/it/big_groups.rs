@@ -10,7 +10,7 @@ use scimlink::directory::cleanup::{ASYNC_CLEANUP_THRESHOLD, CLEANUP_CHUNK};
 use scimlink::directory::model::UserRecord;
 use scimlink::directory::plan::Record;
 use scimlink::events::cleanup::CleanupService;
-use scimlink::events::pump::{batches, StartingPosition, StreamPump};
+use scimlink::events::pump::{batches, StreamPump};
 use scimlink::events::stream::{StreamEvent, StreamRecord};
 use scimlink::http::AppState;
 use serde_json::json;
@@ -26,21 +26,7 @@ async fn stack() -> (TestDirectory, StreamPump) {
     let state = AppState::new(common::stream_store().await, Some(common::OPERATOR_KEY))
         .with_cursor_key(common::CURSOR_KEY);
     let t = TestDirectory::on(state, "okta").await;
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "local", "local", None, None, "test",
-        ))
-        .load()
-        .await;
-    let mut pump = StreamPump::new(
-        &sdk,
-        Some(&common::endpoint()),
-        common::STREAM_TABLE,
-        StartingPosition::Latest,
-    );
-    pump.poll_all().await.expect("the test table has a stream");
-    (t, pump)
+    (t, common::stream_pump().await)
 }
 
 /// This directory's clean-up wakes (the mapping's filter) among what the stream has now.
@@ -75,6 +61,21 @@ async fn seed_members(t: &TestDirectory, gid: &str, n: usize) {
         });
     }
     t.state.store.put_all(records).await.expect("seed");
+}
+
+/// The group-cleanup handler, with `budget`, on what the stream holds for this directory
+/// now; every job it runs succeeds.
+async fn clean_up(t: &TestDirectory, pump: &mut StreamPump, budget: Duration) -> Vec<StreamRecord> {
+    let records = wakes(t, pump).await;
+    let worker = CleanupService::new(t.state.store.clone(), budget);
+    for b in batches(records.clone(), 10) {
+        assert!(worker
+            .handle_stream(&b)
+            .await
+            .batch_item_failures
+            .is_empty());
+    }
+    records
 }
 
 async fn member_items_left(t: &TestDirectory, gid: &str) -> usize {
@@ -177,30 +178,13 @@ async fn g_big_group_delete_answers_at_once_and_its_clean_up_runs_from_the_strea
 
     // The job's stream record wakes the worker; a budget of nothing removes one chunk and
     // queues the job again (a worker stopped halfway).
-    let first_wakes = wakes(&t, &mut pump).await;
+    let first_wakes = clean_up(&t, &mut pump, Duration::ZERO).await;
     assert_eq!(first_wakes.len(), 1, "the delete's job insert");
-    let batch = StreamEvent {
-        records: first_wakes.clone(),
-    };
-    let stopped = CleanupService::new(t.state.store.clone(), Duration::ZERO);
-    assert!(stopped
-        .handle_stream(&batch)
-        .await
-        .batch_item_failures
-        .is_empty());
     assert_eq!(member_items_left(&t, &gid).await, total - CLEANUP_CHUNK);
 
     // Its successor, woken by the requeue's own stream record, resumes and finishes.
-    let requeued = wakes(&t, &mut pump).await;
+    let requeued = clean_up(&t, &mut pump, Duration::from_secs(120)).await;
     assert_eq!(requeued.len(), 1, "the requeue: {requeued:?}");
-    let worker = CleanupService::new(t.state.store.clone(), Duration::from_secs(120));
-    for b in batches(requeued.clone(), 100) {
-        assert!(worker
-            .handle_stream(&b)
-            .await
-            .batch_item_failures
-            .is_empty());
-    }
     assert_eq!(member_items_left(&t, &gid).await, 0);
     assert!(t
         .state
@@ -247,6 +231,7 @@ async fn g_big_group_delete_answers_at_once_and_its_clean_up_runs_from_the_strea
     let events_before = changes(&t).await.len();
     let mut replay = first_wakes;
     replay.extend(requeued);
+    let worker = CleanupService::new(t.state.store.clone(), Duration::from_secs(120));
     assert!(worker
         .handle_stream(&StreamEvent { records: replay })
         .await
@@ -296,13 +281,7 @@ async fn g_a_user_deleted_during_the_clean_up_is_not_in_the_deleted_group() {
     // The user's own delete removes its leftover member item and says nothing of the group.
     let r = t.scim("DELETE", &format!("/Users/{uid}"), None).await;
     assert_eq!(r.status, 204, "{}", r.body);
-    let worker = CleanupService::new(t.state.store.clone(), Duration::from_secs(120));
-    let records = wakes(&t, &mut pump).await;
-    assert!(worker
-        .handle_stream(&StreamEvent { records })
-        .await
-        .batch_item_failures
-        .is_empty());
+    clean_up(&t, &mut pump, Duration::from_secs(120)).await;
     assert_eq!(member_items_left(&t, &gid).await, 0);
     let log = t
         .log_messages(&format!("/events?scimId={gid}&limit=100"))
@@ -311,6 +290,65 @@ async fn g_a_user_deleted_during_the_clean_up_is_not_in_the_deleted_group() {
         log.iter().any(|m| m.contains(&format!(
             "finished: {ASYNC_CLEANUP_THRESHOLD} memberships removed, 0 accounts lost access"
         ))),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn e4_the_safeguard_counts_and_holds_a_big_group_clean_up_chunk_by_chunk() {
+    let (t, mut pump) = stack().await;
+    t.jira_and_confluence().await;
+    let idp_members = t.users("held", 10).await;
+    let gid = t.create_group("Everyone", &idp_members).await;
+    t.grant_group_roles("Everyone", &["jira/user"]).await;
+    seed_members(&t, &gid, ASYNC_CLEANUP_THRESHOLD + 1 - idp_members.len()).await;
+    // 1% of the directory's 501 users: 6 deprovisionings go through, the 7th trips it.
+    let r = t
+        .org_admin(
+            "PUT",
+            &format!("/directories/{}/safeguard", t.directory_id),
+            Some(json!({"enabled": true, "sharePercent": 1, "minCount": 1, "windowMinutes": 60})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    pump.poll_all().await.expect("stream");
+    assert_eq!(
+        t.scim("DELETE", &format!("/Groups/{gid}"), None)
+            .await
+            .status,
+        204
+    );
+    clean_up(&t, &mut pump, Duration::from_secs(120)).await;
+    assert_eq!(member_items_left(&t, &gid).await, 0);
+
+    let holds = t
+        .org_admin(
+            "GET",
+            &format!("/directories/{}/safeguard/holds", t.directory_id),
+            None,
+        )
+        .await;
+    assert_eq!(holds.body["total"], 4, "{}", holds.body);
+    let mut kept = 0;
+    for i in 0..idp_members.len() {
+        let account = t.account_id(&format!("held{i}@example.com")).await;
+        if t.roles(&account).await == vec!["jira/user"] {
+            kept += 1;
+        }
+    }
+    assert_eq!(kept, 4, "the held accounts keep the group's role");
+    let revoked = changes(&t)
+        .await
+        .into_iter()
+        .filter(|c| c.event == "access:revoked")
+        .count();
+    assert_eq!(revoked, 6);
+    let log = t
+        .log_messages(&format!("/events?scimId={gid}&limit=100"))
+        .await;
+    assert!(
+        log.iter()
+            .any(|m| m.ends_with("finished: 501 memberships removed, 6 accounts lost access.")),
         "{log:?}"
     );
 }

@@ -42,6 +42,26 @@ async fn store_on(table: &str, stream: bool) -> Store {
     store
 }
 
+/// A pump on the stream table's stream (the code of `make run`'s pump), positioned at its
+/// end: what the test writes from now on is what it reads.
+pub async fn stream_pump() -> scimlink::events::pump::StreamPump {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "test",
+        ))
+        .load()
+        .await;
+    let mut pump = scimlink::events::pump::StreamPump::new(
+        &sdk,
+        Some(&endpoint()),
+        STREAM_TABLE,
+        scimlink::events::pump::StartingPosition::Latest,
+    );
+    pump.poll_all().await.expect("the test table has a stream");
+    pump
+}
+
 /// DynamoDB Local's endpoint (`SCIMLINK_TEST_DYNAMODB_ENDPOINT`).
 pub fn endpoint() -> String {
     std::env::var("SCIMLINK_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use scimlink::directory::model::ChangeRecord;
 use scimlink::events::dead_letter::DeadLetters;
 use scimlink::events::outbound::PushClient;
-use scimlink::events::pump::{batches, StartingPosition, StreamPump};
+use scimlink::events::pump::batches;
 use scimlink::events::push::{EventsService, PushConfig};
 use scimlink::events::set::{verify, EventsKey};
 use scimlink::http::AppState;
@@ -64,20 +64,7 @@ impl Stack {
             DeadLetters::memory().0,
             cfg,
         );
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "local", "local", None, None, "test",
-            ))
-            .load()
-            .await;
-        let mut pump = StreamPump::new(
-            &sdk,
-            Some(&common::endpoint()),
-            common::STREAM_TABLE,
-            StartingPosition::Latest,
-        );
-        pump.poll_all().await.expect("the test table has a stream");
+        let mut pump = common::stream_pump().await;
         let mut orgs: BTreeSet<String> = BTreeSet::from([okta.org_id.clone()]);
         orgs.extend(others.iter().map(|o| o.org_id.clone()));
         let stop = Arc::new(AtomicBool::new(false));

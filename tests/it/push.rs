@@ -13,7 +13,7 @@ use scimlink::directory::model::{ChangeRecord, ChangeSubject};
 use scimlink::directory::plan::{Condition, Plan, Record};
 use scimlink::events::dead_letter::{DeadLetter, DeadLetterReason, DeadLetters};
 use scimlink::events::outbound::{PushClient, Timeouts};
-use scimlink::events::pump::{batches, StartingPosition, StreamPump};
+use scimlink::events::pump::{batches, StreamPump};
 use scimlink::events::push::{EventsService, PushConfig};
 use scimlink::events::set::EventsKey;
 use scimlink::events::stream::{BatchResponse, StreamEvent};
@@ -53,25 +53,12 @@ fn new_id(prefix: &str) -> String {
 impl Push {
     async fn new(config: PushConfig) -> Self {
         let store = common::stream_store().await;
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "local", "local", None, None, "test",
-            ))
-            .load()
-            .await;
         let key = EventsKey::from_secret(EVENTS_KEY);
         let client = PushClient::with_loopback(config.timeouts(), true).expect("client");
         let (dead_letters, dead) = DeadLetters::memory();
         let service = EventsService::new(store.clone(), key.clone(), client, dead_letters, config);
-        let mut pump = StreamPump::new(
-            &sdk,
-            Some(&common::endpoint()),
-            common::STREAM_TABLE,
-            StartingPosition::Latest,
-        );
         // Takes the shards' current ends: what this test writes from now on is read.
-        pump.poll_all().await.expect("the test table has a stream");
+        let pump = common::stream_pump().await;
         Push {
             store,
             service,

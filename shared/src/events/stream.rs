@@ -317,21 +317,14 @@ mod tests {
     }
 
     #[test]
-    fn the_template_filters_with_the_same_pattern() {
+    fn the_template_filters_with_the_same_patterns() {
         let template = include_str!("../../../infra/template.yaml");
-        assert!(
-            template.contains(&format!("Pattern: '{FILTER_PATTERN}'")),
-            "infra/template.yaml must filter with {FILTER_PATTERN}"
-        );
-    }
-
-    #[test]
-    fn the_template_filters_clean_up_jobs_with_the_same_pattern() {
-        let template = include_str!("../../../infra/template.yaml");
-        assert!(
-            template.contains(&format!("Pattern: '{CLEANUP_FILTER_PATTERN}'")),
-            "infra/template.yaml must filter with {CLEANUP_FILTER_PATTERN}"
-        );
+        for pattern in [FILTER_PATTERN, CLEANUP_FILTER_PATTERN] {
+            assert!(
+                template.contains(&format!("Pattern: '{pattern}'")),
+                "infra/template.yaml must filter with {pattern}"
+            );
+        }
     }
 
     #[test]

@@ -199,11 +199,9 @@ impl Store {
         if ids.is_empty() {
             return Ok(ids);
         }
+        // Strongly consistent: a group created a moment ago is one of the user's groups.
         let found = self
-            .get_items_read(
-                ids.iter().map(|g| keys::group(directory_id, g)).collect(),
-                false,
-            )
+            .get_items(ids.iter().map(|g| keys::group(directory_id, g)).collect())
             .await?;
         Ok(ids
             .into_iter()
