@@ -78,6 +78,15 @@ async fn clean_up(t: &TestDirectory, pump: &mut StreamPump, budget: Duration) ->
     records
 }
 
+async fn job_gone(t: &TestDirectory, gid: &str) -> bool {
+    t.state
+        .store
+        .get_cleanup_job(&t.directory_id, gid)
+        .await
+        .expect("job")
+        .is_none()
+}
+
 async fn member_items_left(t: &TestDirectory, gid: &str) -> usize {
     t.state
         .store
@@ -186,13 +195,7 @@ async fn g_big_group_delete_answers_at_once_and_its_clean_up_runs_from_the_strea
     let requeued = clean_up(&t, &mut pump, Duration::from_secs(120)).await;
     assert_eq!(requeued.len(), 1, "the requeue: {requeued:?}");
     assert_eq!(member_items_left(&t, &gid).await, 0);
-    assert!(t
-        .state
-        .store
-        .get_cleanup_job(&t.directory_id, &gid)
-        .await
-        .expect("job")
-        .is_none());
+    assert!(job_gone(&t, &gid).await);
     assert!(
         wakes(&t, &mut pump).await.is_empty(),
         "a running job's progress wakes no one"
@@ -252,13 +255,7 @@ async fn g_a_group_at_the_threshold_is_still_deleted_in_the_request() {
     let r = t.scim("DELETE", &format!("/Groups/{gid}"), None).await;
     assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(member_items_left(&t, &gid).await, 0);
-    assert!(t
-        .state
-        .store
-        .get_cleanup_job(&t.directory_id, &gid)
-        .await
-        .expect("job")
-        .is_none());
+    assert!(job_gone(&t, &gid).await);
 }
 
 #[tokio::test]

@@ -145,21 +145,18 @@ impl StreamRecord {
 
     /// The deleted group a clean-up job record names: (directory, group).
     pub fn cleanup_job(&self) -> Result<(String, String), StreamError> {
-        let bad = |why: &str| StreamError::BadRecord(self.id().to_string(), why.to_string());
-        let data = self
-            .dynamodb
-            .new_image
-            .as_ref()
-            .and_then(|i| image_s(i, "data"))
-            .ok_or_else(|| bad("no NewImage.data"))?;
-        serde_json::from_str::<CleanupJobRecord>(data)
+        self.data::<CleanupJobRecord>()
             .map(|j| (j.directory_id, j.group_id))
-            .map_err(|e| bad(&e.to_string()))
     }
 
     /// The changes the inserted item holds (`NewImage.data`: the `ChangeBatch` of one
     /// transaction, as JSON), in their order.
     pub fn changes(&self) -> Result<Vec<ChangeRecord>, StreamError> {
+        self.data::<ChangeBatch>().map(|b| b.events)
+    }
+
+    /// The record the item keeps as JSON in `data` (`NewImage.data`).
+    fn data<T: serde::de::DeserializeOwned>(&self) -> Result<T, StreamError> {
         let bad = |why: &str| StreamError::BadRecord(self.id().to_string(), why.to_string());
         let data = self
             .dynamodb
@@ -167,9 +164,7 @@ impl StreamRecord {
             .as_ref()
             .and_then(|i| image_s(i, "data"))
             .ok_or_else(|| bad("no NewImage.data"))?;
-        serde_json::from_str::<ChangeBatch>(data)
-            .map(|b| b.events)
-            .map_err(|e| bad(&e.to_string()))
+        serde_json::from_str::<T>(data).map_err(|e| bad(&e.to_string()))
     }
 
     /// What identifies it in `batchItemFailures`: its sequence number.
