@@ -64,7 +64,7 @@ impl Stack {
             DeadLetters::memory().0,
             cfg,
         );
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let sdk = scimlink::aws::sdk_loader()
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
                 "local", "local", None, None, "test",

@@ -53,7 +53,7 @@ fn new_id(prefix: &str) -> String {
 impl Push {
     async fn new(config: PushConfig) -> Self {
         let store = common::stream_store().await;
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let sdk = scimlink::aws::sdk_loader()
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
                 "local", "local", None, None, "test",

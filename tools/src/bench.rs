@@ -4,6 +4,7 @@
 
 mod bulk_cost;
 mod events_cost;
+pub mod runtime;
 
 pub use bulk_cost::HEADING as BULK_HEADING;
 pub use events_cost::HEADING as EVENTS_HEADING;
