@@ -79,7 +79,7 @@ impl Stack {
     async fn start() -> Stack {
         let endpoint = std::env::var("SCIMLINK_TEST_DYNAMODB_ENDPOINT")
             .expect("SCIMLINK_TEST_DYNAMODB_ENDPOINT (make test starts DynamoDB Local)");
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let sdk = scimlink::aws::sdk_loader()
             .endpoint_url(endpoint)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -5,6 +5,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod aws;
 pub mod clock;
 pub mod directory;
 pub mod events;

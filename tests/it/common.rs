@@ -27,7 +27,7 @@ pub async fn stream_store() -> Store {
 
 async fn store_on(table: &str, stream: bool) -> Store {
     let endpoint = endpoint();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let sdk = scimlink::aws::sdk_loader()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
@@ -45,7 +45,7 @@ async fn store_on(table: &str, stream: bool) -> Store {
 /// A pump on the stream table's stream (the code of `make run`'s pump), positioned at its
 /// end: what the test writes from now on is what it reads.
 pub async fn stream_pump() -> scimlink::events::pump::StreamPump {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let sdk = scimlink::aws::sdk_loader()
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "local", "local", None, None, "test",

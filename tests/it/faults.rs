@@ -280,7 +280,7 @@ impl FaultClient {
     pub fn new(faults: Arc<Faults>) -> Self {
         let inner = aws_smithy_http_client::Builder::new()
             .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
             ))
             .build_https();
         FaultClient { inner, faults }
@@ -341,7 +341,7 @@ pub fn retry_config(sdk_retries: bool) -> aws_config::retry::RetryConfig {
 
 /// A store on `table` of DynamoDB Local whose client goes through `faults`.
 pub async fn store(table: &str, faults: Arc<Faults>, sdk_retries: bool) -> Store {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let sdk = scimlink::aws::sdk_loader()
         .endpoint_url(crate::common::endpoint())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -247,7 +247,7 @@ async fn l4_seed_force_sync_of_external_users_changes_nothing() {
     assert_eq!(r.status, 200, "{}", r.body);
     for cost in [put_cost, patch_cost] {
         assert_eq!(cost.write_units, 0.0, "no write at all: {cost:?}");
-        assert_eq!(cost.requests, 2, "token and user reads only: {cost:?}");
+        assert_eq!(cost.requests, 1, "the user's read only: {cost:?}");
     }
     let after = t.account_of("guest@partner.org").await;
     assert_eq!(after, before, "nothing changed, nobody unlinked");
@@ -572,6 +572,68 @@ async fn x1_x2_org_admin_keys() {
         204
     );
     assert_eq!(call(&t.org_id, &key).await, 401, "revoked");
+}
+
+/// X1: SCIM tokens are verified once per instance and trusted for a short time
+/// (`http/tokens.rs`). A revoked token stops at once on the instance that served the
+/// revocation, and on any other warm instance within the cache's TTL, never later.
+#[tokio::test]
+async fn x1_a_revoked_scim_token_stops_at_once_here_and_within_the_ttl_elsewhere() {
+    let t = TestDirectory::new("okta").await;
+    // Long enough that the steps between the warm-up and the check fit in it on a busy
+    // machine: the check only needs the second call to fall inside it.
+    let ttl = std::time::Duration::from_secs(5);
+    // Another instance of the SCIM functions over the same table, with a short TTL.
+    let elsewhere = TestDirectory {
+        state: t
+            .state
+            .clone()
+            .with_token_cache(scimlink::http::tokens::TokenCache::with_ttl(ttl)),
+        org_id: t.org_id.clone(),
+        directory_id: t.directory_id.clone(),
+        token: t.token.clone(),
+    };
+    assert_eq!(t.scim("GET", "/Users", None).await.status, 200);
+    let (_, warm) = t.measure(t.scim("GET", "/Users?count=0", None)).await;
+    let tokens = t
+        .org_admin(
+            "GET",
+            &format!("/directories/{}/tokens", t.directory_id),
+            None,
+        )
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    let token_id = tokens.body["tokens"][0]["id"]
+        .as_str()
+        .expect("token id")
+        .to_string();
+    assert_eq!(elsewhere.scim("GET", "/Users", None).await.status, 200);
+    let revoked = t
+        .org_admin(
+            "DELETE",
+            &format!("/directories/{}/tokens/{token_id}", t.directory_id),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, 204, "{}", revoked.body);
+    assert_eq!(
+        t.scim("GET", "/Users", None).await.status,
+        401,
+        "the instance that revoked it forgets it at once"
+    );
+    assert_eq!(
+        elsewhere.scim("GET", "/Users", None).await.status,
+        200,
+        "another warm instance trusts it until its TTL"
+    );
+    tokio::time::sleep(ttl).await;
+    assert_eq!(
+        elsewhere.scim("GET", "/Users", None).await.status,
+        401,
+        "and no longer than its TTL"
+    );
+    // A warm instance reads nothing to verify the token: the count is the listing's alone.
+    assert_eq!(warm.requests, 1, "{warm:?}");
 }
 
 /// E2: diagnose shows every record of the cascade and a verdict in words.

@@ -12,7 +12,7 @@ pub struct PrivateTable {
 
 /// A plain client of DynamoDB Local (no faults, SDK defaults).
 pub async fn plain_store(table: &str) -> Store {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let sdk = scimlink::aws::sdk_loader()
         .endpoint_url(crate::common::endpoint())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -5,6 +5,7 @@
 mod big_group;
 mod bulk_cost;
 mod events_cost;
+pub mod runtime;
 
 pub use big_group::{section as big_group_section, HEADING as BIG_GROUP_HEADING};
 pub use bulk_cost::HEADING as BULK_HEADING;

@@ -5,3 +5,4 @@
 )]
 
 pub mod receiver;
+pub mod runtime_api;

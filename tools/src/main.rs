@@ -7,6 +7,8 @@
 //! `scimlink-local pump [--port P] [--interval-ms N] [--tick-seconds N]`: the local event
 //! source mapping (`make run` starts it). `scimlink-local receive [--port P] [--secret S]`:
 //! a loopback SET receiver that prints what arrives (and verifies it, given the secret).
+//! `scimlink-local bench-runtime [--invocations N] [--bin-dir DIR]`: only the per-request
+//! section (the functions' release binaries behind a Runtime API of our own).
 
 mod bench;
 mod pump;
@@ -60,6 +62,22 @@ fn flag_u64(name: &str, default: u64) -> u64 {
     flag(name).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// The per-request section: the functions' release binaries (`--bin-dir`, else the
+/// workspace's `target/release`) behind the bench's Runtime API, `--invocations` requests
+/// per operation (500).
+async fn runtime_section(store: &Store) -> BenchOutcome {
+    let bin_dir = flag("--bin-dir")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(bench::runtime::release_dir);
+    let invocations = flag_u64("--invocations", 500) as usize;
+    bench::runtime::section(
+        AppState::new(store.clone(), Some("bench-operator-key")),
+        &bin_dir,
+        invocations,
+    )
+    .await
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let command = std::env::args().nth(1).unwrap_or_default();
@@ -86,7 +104,7 @@ async fn main() -> std::process::ExitCode {
             }
         };
     }
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = scimlink::aws::sdk_loader().load().await;
     let table = std::env::var("SCIMLINK_TABLE").unwrap_or_else(|_| "scimlink".into());
     let store = Store::new(&sdk, table.clone());
     let created = match create_table_if_missing(&store).await {
@@ -134,6 +152,12 @@ async fn main() -> std::process::ExitCode {
                 .map(|section| format!("{report}\n{section}")),
                 Err(e) => Err(e),
             };
+            let report = match report {
+                Ok(report) => runtime_section(&store)
+                    .await
+                    .map(|section| format!("{report}\n{section}")),
+                Err(e) => Err(e),
+            };
             write_benchmarks("", report, str::to_string)
         }
         "pump" => {
@@ -179,6 +203,11 @@ async fn main() -> std::process::ExitCode {
                 "big groups",
             )
         }
+        "bench-runtime" => update_section(
+            bench::runtime::HEADING,
+            runtime_section(&store).await,
+            "runtime",
+        ),
         "bench-push" => {
             let events = std::env::args()
                 .nth(2)
@@ -192,7 +221,7 @@ async fn main() -> std::process::ExitCode {
             )
         }
         _ => {
-            eprintln!("usage: scimlink-local create-table | bench [members] | bench-events | bench-bulk | bench-push [events] | bench-big-groups [members] | pump [--port P] | receive [--port P] [--secret S]");
+            eprintln!("usage: scimlink-local create-table | bench [members] | bench-events | bench-bulk | bench-push [events] | bench-big-groups [members] | bench-runtime [--invocations N] [--bin-dir DIR] | pump [--port P] | receive [--port P] [--secret S]");
             std::process::ExitCode::from(2)
         }
     }

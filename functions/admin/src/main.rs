@@ -3,7 +3,9 @@
 use lambda_http::{run, service_fn, Error, Request};
 use scimlink::http::{admin::handle_admin, AppState};
 
-#[tokio::main]
+// One thread: Lambda hands an instance one event at a time, and a multi-threaded
+// runtime only adds wake-ups between threads to each request's CPU (issue 12).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     // Level from AWS_LAMBDA_LOG_LEVEL (else RUST_LOG, else INFO); JSON lines when
     // AWS_LAMBDA_LOG_FORMAT=JSON, as the template and the local stack set it.

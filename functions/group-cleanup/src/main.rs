@@ -6,7 +6,9 @@ use lambda_http::lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use scimlink::events::cleanup::CleanupService;
 use serde_json::Value;
 
-#[tokio::main]
+// One thread: Lambda hands an instance one event at a time, and a multi-threaded
+// runtime only adds wake-ups between threads to each request's CPU (issue 12).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let service = CleanupService::from_env().await;

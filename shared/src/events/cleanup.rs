@@ -29,7 +29,7 @@ impl CleanupService {
 
     /// The table from `SCIMLINK_TABLE`; the budget from `SCIMLINK_CLEANUP_BUDGET_SECONDS`.
     pub async fn from_env() -> Self {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::aws::sdk_loader().load().await;
         let table = std::env::var("SCIMLINK_TABLE").unwrap_or_else(|_| "scimlink".into());
         let budget = std::env::var("SCIMLINK_CLEANUP_BUDGET_SECONDS")
             .ok()

@@ -310,7 +310,7 @@ impl EventsService {
     /// (loopback only with `SCIMLINK_ALLOW_LOOPBACK_PUSH=1`) and the dead letters
     /// (`SCIMLINK_DEAD_LETTER_QUEUE_URL`, else the log).
     pub async fn from_env() -> Result<Self, InitError> {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::aws::sdk_loader().load().await;
         let table = std::env::var("SCIMLINK_TABLE").unwrap_or_else(|_| "scimlink".into());
         let key = EventsKey::load(&sdk).await?;
         let config = PushConfig::from_env();

@@ -144,7 +144,7 @@ async fn serve(
     let route = route.ok_or_else(|| ScimError::not_found("no such endpoint"))?;
     // RFC 7644 §4 lets discovery be unauthenticated; we authenticate so an unknown or foreign
     // directory answers the same 404 everywhere (X2).
-    let auth = authenticate_directory(&state.store, req, &route.directory_id).await?;
+    let auth = authenticate_directory(state, req, &route.directory_id).await?;
     let base = format!("/scim/v2/directories/{}", route.directory_id);
     if route.resource == ROLE_ENDPOINT {
         return super::roles::serve_roles(state, req, &auth, route, &base).await;

@@ -10,6 +10,7 @@ pub mod local;
 mod request;
 mod response;
 pub mod roles;
+pub mod tokens;
 pub mod users;
 
 use lambda_http::{Body, Request, Response};
@@ -47,6 +48,8 @@ pub struct AppState {
     /// `SCIMLINK_ALLOW_LOOPBACK_PUSH=1`). Read once at start-up, so a request never sees it
     /// change.
     pub allow_loopback_push: bool,
+    /// SCIM tokens this instance verified in the last few seconds (`tokens.rs`).
+    pub tokens: tokens::TokenCache,
 }
 
 impl AppState {
@@ -57,7 +60,13 @@ impl AppState {
             cursor_key: CursorKey::process_random(),
             events_key: EventsKey::from_env(),
             allow_loopback_push: loopback_allowed(),
+            tokens: tokens::TokenCache::from_env(),
         }
+    }
+
+    /// Another verified-token cache (tests: a short TTL, or none).
+    pub fn with_token_cache(self, tokens: tokens::TokenCache) -> Self {
+        AppState { tokens, ..self }
     }
 
     /// Another events configuration (tests: a key of their own, local mode or not).
@@ -82,7 +91,7 @@ impl AppState {
     /// `SCIMLINK_ALLOW_LOOPBACK_PUSH`, and the AWS
     /// SDK's own variables (`AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
     pub async fn from_env() -> Self {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::aws::sdk_loader().load().await;
         let table = std::env::var("SCIMLINK_TABLE").unwrap_or_else(|_| "scimlink".into());
         let store = Store::new(&sdk, table);
         let key = std::env::var("SCIMLINK_OPERATOR_KEY").ok();
@@ -137,12 +146,21 @@ pub struct DirectoryAuth {
 
 /// X1/X2: a missing or unknown token, or a credential that is not a SCIM token, answers
 /// 401; a valid token of another directory answers 404, exactly as an unknown directory does.
+/// A SCIM token this instance verified moments ago is not read again (`tokens.rs`).
 pub async fn authenticate_directory(
-    store: &Store,
+    state: &AppState,
     req: &Request,
     directory_id: &str,
 ) -> Result<DirectoryAuth, ScimError> {
-    let token = verified_token(store, req).await?;
+    let hash = bearer_hash(req)?;
+    let token = match state.tokens.get(&hash) {
+        Some(cached) => matching(cached, &hash)?,
+        None => {
+            let token = stored_token(&state.store, &hash).await?;
+            state.tokens.keep(&token);
+            token
+        }
+    };
     match token.scope {
         TokenScope::Directory {
             directory_id: d,
@@ -161,16 +179,30 @@ pub async fn authenticate_directory(
 
 pub use crate::write::unknown_directory;
 
-/// The stored credential of the request's bearer secret (X1): looked up by its SHA-256,
-/// then the stored hash compared in constant time, so the check itself leaks no timing.
-/// No secret, or an unknown one, is 401. Which kind of credential it is, the caller checks.
+/// The stored credential of the request's bearer secret (X1), read from the table on every
+/// call (admin keys and poll tokens are never cached). No secret, or an unknown one, is 401.
+/// Which kind of credential it is, the caller checks.
 pub async fn verified_token(store: &Store, req: &Request) -> Result<TokenRecord, ScimError> {
+    stored_token(store, &bearer_hash(req)?).await
+}
+
+/// The SHA-256 (hex) of the request's bearer secret; the secret itself goes no further.
+fn bearer_hash(req: &Request) -> Result<String, ScimError> {
     let secret = bearer(req).ok_or_else(ScimError::unauthorized)?;
-    let hash = hex(&sha256(secret));
+    Ok(hex(&sha256(secret)))
+}
+
+/// The credential stored under `hash`: looked up by the SHA-256 of the secret, then the
+/// stored hash compared in constant time, so the check itself leaks no timing.
+async fn stored_token(store: &Store, hash: &str) -> Result<TokenRecord, ScimError> {
     let token = store
-        .get_token(&hash)
+        .get_token(hash)
         .await?
         .ok_or_else(ScimError::unauthorized)?;
+    matching(token, hash)
+}
+
+fn matching(token: TokenRecord, hash: &str) -> Result<TokenRecord, ScimError> {
     if !bool::from(token.hash.as_bytes().ct_eq(hash.as_bytes())) {
         return Err(ScimError::unauthorized());
     }

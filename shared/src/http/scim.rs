@@ -141,6 +141,7 @@ impl RequestMeter {
             not_run = bulk.map(|b| b.not_run),
             statuses = bulk.map(BulkSummary::statuses).as_deref(),
             dynamodb_requests = cost.requests,
+            round_trips = cost.round_trips,
             read_units = cost.read_units,
             write_units = cost.write_units,
             millis = self.started.elapsed().as_millis() as u64,
@@ -160,7 +161,7 @@ pub(crate) async fn open_request<'a>(
     if body_bytes(req).len() > MAX_PAYLOAD_BYTES {
         return Err(ScimError::payload_too_large(MAX_PAYLOAD_BYTES));
     }
-    let auth = authenticate_directory(&state.store, req, &route.directory_id).await?;
+    let auth = authenticate_directory(state, req, &route.directory_id).await?;
     let params = query_params(req);
     crate::scim::limits::check_scim_request(route.id.as_deref(), &params)?;
     let base = super::request::scim_base_url(req, &route.directory_id);

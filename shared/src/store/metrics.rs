@@ -1,15 +1,22 @@
-//! What each request costs a customer: DynamoDB requests sent and capacity consumed.
+//! What each request costs a customer: DynamoDB requests sent, capacity consumed, and the
+//! sequential round trips a request waits for (its latency floor on AWS).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::ConsumedCapacity;
 
 #[derive(Debug, Default)]
 pub struct Metrics {
     requests: AtomicU64,
+    /// Requests on the wire now; a round trip starts when this goes from 0 to 1, so
+    /// requests sent side by side (`join`) count as one round trip.
+    in_flight: AtomicU64,
+    round_trips: AtomicU64,
     /// Thousandths of a capacity unit, so that atomics can add them.
     read_milli_units: AtomicU64,
     write_milli_units: AtomicU64,
@@ -18,6 +25,8 @@ pub struct Metrics {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct MetricsSnapshot {
     pub requests: u64,
+    /// Sequential DynamoDB round trips: requests that waited for no other.
+    pub round_trips: u64,
     pub read_units: f64,
     pub write_units: f64,
 }
@@ -27,6 +36,7 @@ impl std::ops::Sub for MetricsSnapshot {
     fn sub(self, o: Self) -> Self {
         MetricsSnapshot {
             requests: self.requests - o.requests,
+            round_trips: self.round_trips - o.round_trips,
             read_units: self.read_units - o.read_units,
             write_units: self.write_units - o.write_units,
         }
@@ -37,6 +47,7 @@ impl Metrics {
     pub fn snapshot(&self) -> MetricsSnapshot {
         MetricsSnapshot {
             requests: self.requests.load(Ordering::Relaxed),
+            round_trips: self.round_trips.load(Ordering::Relaxed),
             read_units: self.read_milli_units.load(Ordering::Relaxed) as f64 / 1000.0,
             write_units: self.write_milli_units.load(Ordering::Relaxed) as f64 / 1000.0,
         }
@@ -79,13 +90,26 @@ impl Metrics {
     }
 }
 
-/// Counts every HTTP attempt the SDK transmits, retries included.
+/// Counts every HTTP attempt the SDK transmits, retries included, and the round trips they
+/// make: an attempt that starts while none is on the wire starts a round trip.
 #[derive(Debug)]
 pub(crate) struct CountRequests(pub Arc<Metrics>);
 
 impl Intercept for CountRequests {
     fn name(&self) -> &'static str {
         "scimlink::CountRequests"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if self.0.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.0.round_trips.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     fn read_before_transmit(
@@ -95,6 +119,17 @@ impl Intercept for CountRequests {
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         self.0.requests.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    // Every attempt that started ends here, whether it succeeded or not.
+    fn read_after_attempt(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ use crate::directory::model::{DirectoryRecord, OrgRecord, TokenRecord, TokenScop
 use crate::events::set::EventsKey;
 use crate::http::request::body_bytes;
 use crate::http::response::json_response;
+use crate::http::tokens::TokenCache;
 use crate::http::{bearer, hex, sha256, verified_token, AppState};
 use crate::scim::error::ScimError;
 use crate::store::cursor::CursorKey;
@@ -151,6 +152,9 @@ pub struct AdminCall<'a> {
     pub events_key: Option<&'a EventsKey>,
     /// Whether push receivers on loopback `http` are allowed (the local stack, X5).
     pub allow_loopback_push: bool,
+    /// The SCIM tokens this instance trusts for a few seconds: a revocation here forgets
+    /// them at once.
+    pub tokens: &'a TokenCache,
 }
 
 impl AdminCall<'_> {

@@ -152,6 +152,7 @@ async fn serve(state: &AppState, req: &Request) -> Result<Response<Body>, ScimEr
         cursor_key: &state.cursor_key,
         events_key: state.events_key.as_ref(),
         allow_loopback_push: state.allow_loopback_push,
+        tokens: &state.tokens,
     };
     let call = &call;
     match (method, &parts[2..]) {

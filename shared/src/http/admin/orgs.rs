@@ -220,6 +220,7 @@ pub async fn revoke_credential(
             json!({"id": token.id, "revoked": false, "dryRun": true}),
         ));
     }
+    call.tokens.forget(&token.hash);
     Ok(empty(204))
 }
 
