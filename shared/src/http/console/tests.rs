@@ -14,7 +14,7 @@ fn body(r: &Response<Body>) -> &str {
     match r.body() {
         Body::Text(t) => t,
         Body::Empty => "",
-        Body::Binary(_) => "<binary>",
+        _ => "<binary>",
     }
 }
 
