@@ -31,14 +31,6 @@ async fn invite(t: &TestDirectory, email: &str) -> String {
     r.body["id"].as_str().expect("id").to_string()
 }
 
-async fn roles(t: &TestDirectory, account: &str) -> Vec<String> {
-    let r = t
-        .org_admin("GET", &format!("/accounts/{account}/access"), None)
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    serde_json::from_value(r.body["roles"].clone()).expect("roles")
-}
-
 fn ids(v: &Value, key: &str) -> Vec<String> {
     let mut out: Vec<String> = v[key]
         .as_array()
@@ -111,8 +103,8 @@ async fn g2_g7_seed_same_named_group_is_held_and_reviewed_with_the_right_breakdo
     let s = scenario().await;
     let t = &s.t;
     // The IdP's push succeeded, but nothing was applied: the org group keeps its members.
-    assert_eq!(roles(t, &s.a).await, vec!["jira/user"]);
-    assert_eq!(roles(t, &s.c).await, Vec::<String>::new());
+    assert_eq!(t.roles(&s.a).await, vec!["jira/user"]);
+    assert_eq!(t.roles(&s.c).await, Vec::<String>::new());
     let r = t.org_admin("GET", "/conflicts", None).await;
     assert_eq!(r.body["total"], 1, "{}", r.body);
     let c = &r.body["conflicts"][0];
@@ -168,18 +160,18 @@ async fn g3_g7_seed_syncing_one_group_changes_exactly_the_breakdown_accounts() {
     assert_eq!(dry.status, 200, "{}", dry.body);
     assert_eq!(ids(&dry.body, "accountsRemoved"), vec![s.a.clone()]);
     assert_eq!(cost.write_units, 0.0);
-    assert_eq!(roles(t, &s.a).await, vec!["jira/user"]);
+    assert_eq!(t.roles(&s.a).await, vec!["jira/user"]);
 
     let r = t.org_admin("POST", &path, None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
-        roles(t, &s.a).await,
+        t.roles(&s.a).await,
         Vec::<String>::new(),
         "a loses access, as the breakdown said"
     );
-    assert_eq!(roles(t, &s.b).await, vec!["jira/user"], "b keeps it");
-    assert_eq!(roles(t, &s.c).await, vec!["jira/user"], "c gains it");
-    assert_eq!(roles(t, &s.d).await, vec!["jira/user"], "d gains it");
+    assert_eq!(t.roles(&s.b).await, vec!["jira/user"], "b keeps it");
+    assert_eq!(t.roles(&s.c).await, vec!["jira/user"], "c gains it");
+    assert_eq!(t.roles(&s.d).await, vec!["jira/user"], "d gains it");
     let groups = t.org_admin("GET", "/org-groups", None).await;
     let og = groups.body["groups"]
         .as_array()
@@ -206,7 +198,7 @@ async fn g3_g7_seed_syncing_one_group_changes_exactly_the_breakdown_accounts() {
         )
         .await;
     assert_eq!(r.status, 204);
-    assert_eq!(roles(t, &s.c).await, Vec::<String>::new());
+    assert_eq!(t.roles(&s.c).await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -305,7 +297,7 @@ async fn g4_seed_default_access_group_is_refused_until_its_default_status_is_rem
         "{}",
         r.body
     );
-    assert_eq!(roles(t, &s.a).await, vec!["jira/user"], "nothing changed");
+    assert_eq!(t.roles(&s.a).await, vec!["jira/user"], "nothing changed");
 
     let r = t
         .org_admin(
@@ -317,7 +309,7 @@ async fn g4_seed_default_access_group_is_refused_until_its_default_status_is_rem
     assert_eq!(r.status, 200, "{}", r.body);
     let r = t.org_admin("POST", &path, None).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(roles(t, &s.c).await, vec!["jira/user"]);
+    assert_eq!(t.roles(&s.c).await, vec!["jira/user"]);
 }
 
 #[tokio::test]
@@ -340,8 +332,8 @@ async fn g3_rejecting_keeps_the_group_held_and_the_org_group_as_it_was() {
         "rejected groups are skipped: {}",
         r.body
     );
-    assert_eq!(roles(t, &s.a).await, vec!["jira/user"]);
-    assert_eq!(roles(t, &s.c).await, Vec::<String>::new());
+    assert_eq!(t.roles(&s.a).await, vec!["jira/user"]);
+    assert_eq!(t.roles(&s.c).await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -362,7 +354,7 @@ async fn g7_default_groups_for_new_accounts_and_no_access_while_suspended() {
         .expect("id")
         .to_string();
     assert_eq!(
-        roles(&t, &account).await,
+        t.roles(&account).await,
         vec!["jira/user"],
         "a new account joins the default-access group"
     );
@@ -376,7 +368,7 @@ async fn g7_default_groups_for_new_accounts_and_no_access_while_suspended() {
     )
     .await;
     assert_eq!(
-        roles(&t, &account).await,
+        t.roles(&account).await,
         Vec::<String>::new(),
         "suspended: no product access"
     );
@@ -414,7 +406,7 @@ async fn g7_default_joins_of_a_directory_group_never_grant_after_it_returns_to_a
         .as_str()
         .expect("id")
         .to_string();
-    assert_eq!(roles(&t, &account).await, Vec::<String>::new());
+    assert_eq!(t.roles(&account).await, Vec::<String>::new());
     assert_eq!(
         t.scim("DELETE", format!("/Groups/{idp_group}"), None)
             .await
@@ -431,7 +423,7 @@ async fn g7_default_joins_of_a_directory_group_never_grant_after_it_returns_to_a
         .expect("og");
     assert_eq!(g["managedBy"], "admin", "handed back");
     assert_eq!(
-        roles(&t, &account).await,
+        t.roles(&account).await,
         Vec::<String>::new(),
         "the default join recorded meanwhile does not count"
     );

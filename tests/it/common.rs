@@ -414,6 +414,41 @@ impl TestDirectory {
         r.body
     }
 
+    /// The id of the account of an email.
+    pub async fn account_id(&self, email: &str) -> String {
+        self.account_of(email).await["id"]
+            .as_str()
+            .expect("account id")
+            .to_string()
+    }
+
+    /// An account's access as the admin API shows it (G7, G8): roles, groups, sources.
+    pub async fn access(&self, account: &str) -> Value {
+        let r = self
+            .org_admin("GET", &format!("/accounts/{account}/access"), None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+    }
+
+    /// An account's effective roles.
+    pub async fn roles(&self, account: &str) -> Vec<String> {
+        serde_json::from_value(self.access(account).await["roles"].clone()).expect("roles")
+    }
+
+    /// The messages of a log query under the org (`/events?...`, `/directories/{d}/events?...`),
+    /// newest first (E1).
+    pub async fn log_messages(&self, query: &str) -> Vec<String> {
+        let r = self.org_admin("GET", query, None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter_map(|e| e["message"].as_str().map(str::to_string))
+            .collect()
+    }
+
     pub async fn account_count(&self) -> usize {
         let r = self.org_admin("GET", "/accounts?limit=500", None).await;
         assert_eq!(r.status, 200, "{}", r.body);

@@ -19,36 +19,8 @@ fn user_with_roles(email: &str, roles: &[&str]) -> Value {
     u
 }
 
-async fn account_id(t: &TestDirectory, email: &str) -> String {
-    t.account_of(email).await["id"]
-        .as_str()
-        .expect("account id")
-        .to_string()
-}
-
-async fn access(t: &TestDirectory, account: &str) -> Value {
-    let r = t
-        .org_admin("GET", &format!("/accounts/{account}/access"), None)
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body
-}
-
 fn strings(v: &Value) -> Vec<String> {
     serde_json::from_value(v.clone()).expect("strings")
-}
-
-async fn log_messages(t: &TestDirectory, scim_id: &str) -> Vec<String> {
-    let r = t
-        .org_admin("GET", &format!("/events?scimId={scim_id}"), None)
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["message"].as_str().map(str::to_string))
-        .collect()
 }
 
 /// G8, S1: `/ResourceTypes` and `/Schemas` describe the Role resource exactly as served.
@@ -180,8 +152,8 @@ async fn g8_assigning_and_removing_a_role_grants_and_revokes_access_with_its_cau
         .await;
     let uid = u["id"].as_str().expect("id").to_string();
     assert_eq!(u["roles"][0]["value"], "jira/admin");
-    let account = account_id(&t, "ada@example.com").await;
-    let a = access(&t, &account).await;
+    let account = t.account_id("ada@example.com").await;
+    let a = t.access(&account).await;
     assert_eq!(strings(&a["roles"]), ["jira/admin"]);
     assert_eq!(
         a["sources"][0]["sources"][0],
@@ -204,12 +176,12 @@ async fn g8_assigning_and_removing_a_role_grants_and_revokes_access_with_its_cau
         "the IdP assigned it directly"
     );
     assert!(
-        log_messages(&t, &uid)
+        t.log_messages(&format!("/events?scimId={uid}"))
             .await
             .iter()
             .any(|m| m.contains("jira/admin are now assigned directly")),
         "{:?}",
-        log_messages(&t, &uid).await
+        t.log_messages(&format!("/events?scimId={uid}")).await
     );
 
     // A second role by PATCH add, then the first removed by PATCH remove.
@@ -224,7 +196,7 @@ async fn g8_assigning_and_removing_a_role_grants_and_revokes_access_with_its_cau
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
-        strings(&access(&t, &account).await["roles"]),
+        strings(&t.access(&account).await["roles"]),
         ["confluence/user", "jira/admin"]
     );
     let r = t
@@ -238,7 +210,7 @@ async fn g8_assigning_and_removing_a_role_grants_and_revokes_access_with_its_cau
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
-        strings(&access(&t, &account).await["roles"]),
+        strings(&t.access(&account).await["roles"]),
         ["confluence/user"]
     );
     let all = changes(&t).await;
@@ -253,7 +225,8 @@ async fn g8_assigning_and_removing_a_role_grants_and_revokes_access_with_its_cau
         revoked[0].data["cause"]["assignment"],
         json!({"directoryId": t.directory_id, "userId": uid})
     );
-    assert!(log_messages(&t, &uid)
+    assert!(t
+        .log_messages(&format!("/events?scimId={uid}"))
         .await
         .iter()
         .any(|m| m.contains("jira/admin are no longer assigned directly")));
@@ -274,7 +247,7 @@ async fn g8_assigning_and_removing_a_role_grants_and_revokes_access_with_its_cau
     }
     let r = t.scim("PUT", format!("/Users/{uid}"), Some(without)).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert!(strings(&access(&t, &account).await["roles"]).is_empty());
+    assert!(strings(&t.access(&account).await["roles"]).is_empty());
     let all = changes(&t).await;
     let revoked: Vec<_> = all.iter().filter(|c| c.event == "access:revoked").collect();
     assert_eq!(revoked.len(), 2, "{revoked:?}");
@@ -312,7 +285,7 @@ async fn g8_an_unknown_role_is_refused_naming_it_and_changes_nothing() {
         .as_str()
         .expect("id")
         .to_string();
-    let account = account_id(&t, "bob@example.com").await;
+    let account = t.account_id("bob@example.com").await;
     let before = changes(&t).await.len();
     let r = t
         .scim(
@@ -337,7 +310,7 @@ async fn g8_an_unknown_role_is_refused_naming_it_and_changes_nothing() {
         .await;
     r.assert_error(400, Some("invalidValue"));
     assert_eq!(changes(&t).await.len(), before, "a refusal changes nothing");
-    assert_eq!(strings(&access(&t, &account).await["roles"]), ["jira/user"]);
+    assert_eq!(strings(&t.access(&account).await["roles"]), ["jira/user"]);
     assert_eq!(
         t.scim("GET", format!("/Users/{uid}"), None).await.body["roles"],
         json!([{"value": "jira/user", "display": "jira/user"}])
@@ -390,7 +363,7 @@ async fn g8_conflict_review_shows_a_directly_assigned_role_as_kept() {
     let og = r.body["id"].as_str().expect("id").to_string();
     t.create_user(user_with_roles("kim@example.com", &["jira/admin"]))
         .await;
-    let account = account_id(&t, "kim@example.com").await;
+    let account = t.account_id("kim@example.com").await;
     let r = t
         .org_admin(
             "POST",
@@ -399,7 +372,7 @@ async fn g8_conflict_review_shows_a_directly_assigned_role_as_kept() {
         )
         .await;
     assert_eq!(r.status, 204, "{}", r.body);
-    let a = access(&t, &account).await;
+    let a = t.access(&account).await;
     assert_eq!(strings(&a["roles"]), ["jira/admin", "jira/user"]);
     // jira/admin has two sources: the group and the assignment.
     assert_eq!(a["sources"][0]["role"], "jira/admin");
@@ -432,8 +405,5 @@ async fn g8_conflict_review_shows_a_directly_assigned_role_as_kept() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(
-        strings(&access(&t, &account).await["roles"]),
-        ["jira/admin"]
-    );
+    assert_eq!(strings(&t.access(&account).await["roles"]), ["jira/admin"]);
 }

@@ -25,24 +25,13 @@ fn email(i: usize) -> String {
 }
 
 async fn account_id(t: &TestDirectory, i: usize) -> String {
-    t.account_of(&email(i)).await["id"]
-        .as_str()
-        .expect("account id")
-        .to_string()
+    t.account_id(&email(i)).await
 }
 
 async fn account(t: &TestDirectory, id: &str) -> Value {
     let r = t.org_admin("GET", &format!("/accounts/{id}"), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.body
-}
-
-async fn roles(t: &TestDirectory, id: &str) -> Vec<String> {
-    let r = t
-        .org_admin("GET", &format!("/accounts/{id}/access"), None)
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    serde_json::from_value(r.body["roles"].clone()).expect("roles")
 }
 
 /// Entra's deactivation: `Replace` of `active` with the string "False".
@@ -88,23 +77,11 @@ async fn holds(t: &TestDirectory) -> Value {
 
 /// The directory's log lines with outcome `held` (E1, E4), newest first.
 async fn held_log(t: &TestDirectory) -> Vec<String> {
-    let r = t
-        .org_admin(
-            "GET",
-            &format!(
-                "/directories/{}/events?outcome=held&limit=100",
-                t.directory_id
-            ),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["message"].as_str().map(str::to_string))
-        .collect()
+    t.log_messages(&format!(
+        "/directories/{}/events?outcome=held&limit=100",
+        t.directory_id
+    ))
+    .await
 }
 
 async fn decide(t: &TestDirectory, what: &str, query: &str, body: Option<Value>) -> Value {
@@ -139,18 +116,18 @@ async fn e4_an_entra_run_past_the_threshold_is_held_until_approved() {
     let first_held = account_id(&t, 100).await;
     for id in [&first, &last_counted] {
         assert_eq!(account(&t, id).await["status"], "suspended");
-        assert!(roles(&t, id).await.is_empty());
+        assert!(t.roles(id).await.is_empty());
     }
     let mut held_ids = Vec::new();
     for i in 100..DEACTIVATED {
         let id = account_id(&t, i).await;
         let a = account(&t, &id).await;
         assert_eq!(a["status"], "active", "past the threshold: {a}");
-        assert_eq!(roles(&t, &id).await, vec!["jira/user"], "keeps its access");
+        assert_eq!(t.roles(&id).await, vec!["jira/user"], "keeps its access");
         held_ids.push(id);
     }
     let untouched = account_id(&t, DEACTIVATED).await;
-    assert_eq!(roles(&t, &untouched).await, vec!["jira/user"]);
+    assert_eq!(t.roles(&untouched).await, vec!["jira/user"]);
 
     let sg = t
         .org_admin(
@@ -196,10 +173,10 @@ async fn e4_an_entra_run_past_the_threshold_is_held_until_approved() {
     assert_eq!(done["safeguardReset"], true, "no hold left: the trip ends");
     for id in &held_ids {
         assert_eq!(account(&t, id).await["status"], "suspended");
-        assert!(roles(&t, id).await.is_empty());
+        assert!(t.roles(id).await.is_empty());
     }
     assert_eq!(
-        roles(&t, &untouched).await,
+        t.roles(&untouched).await,
         vec!["jira/user"],
         "approval applies exactly the held effects"
     );
@@ -217,7 +194,7 @@ async fn e4_with_the_safeguard_off_the_run_deprovisions_everyone() {
     for i in [0, 99, 100, DEACTIVATED - 1] {
         let id = account_id(&t, i).await;
         assert_eq!(account(&t, &id).await["status"], "suspended");
-        assert!(roles(&t, &id).await.is_empty());
+        assert!(t.roles(&id).await.is_empty());
     }
     assert_eq!(holds(&t).await["total"], 0);
 }
@@ -252,7 +229,7 @@ async fn e4_a_reactivation_resolves_a_hold_and_deletes_and_removals_are_held() {
     let r = t.scim("DELETE", format!("/Users/{}", users[3]), None).await;
     assert_eq!(r.status, 204, "{}", r.body);
     let deleted = account_id(&t, 3).await;
-    assert_eq!(roles(&t, &deleted).await, vec!["jira/user"]);
+    assert_eq!(t.roles(&deleted).await, vec!["jira/user"]);
     // A membership removal: the member goes from the IdP's group, the role stays.
     let r = t
         .scim(
@@ -269,7 +246,7 @@ async fn e4_a_reactivation_resolves_a_hold_and_deletes_and_removals_are_held() {
         "the IdP's view is recorded"
     );
     let removed = account_id(&t, 4).await;
-    assert_eq!(roles(&t, &removed).await, vec!["jira/user"]);
+    assert_eq!(t.roles(&removed).await, vec!["jira/user"]);
     let h = holds(&t).await;
     assert_eq!(h["total"], 2, "{h}");
 
@@ -285,13 +262,13 @@ async fn e4_a_reactivation_resolves_a_hold_and_deletes_and_removals_are_held() {
     assert_eq!(r["decided"], 1, "{r}");
     assert_eq!(r["safeguardReset"], false, "a hold is left");
     assert_eq!(account(&t, &removed).await["status"], "active");
-    assert!(roles(&t, &removed).await.is_empty());
+    assert!(t.roles(&removed).await.is_empty());
     // Approve the delete: suspended (a managed account), nothing left held.
     let r = decide(&t, "approve", "", None).await;
     assert_eq!(r["decided"], 1, "{r}");
     assert_eq!(r["safeguardReset"], true);
     assert_eq!(account(&t, &deleted).await["status"], "suspended");
-    assert!(roles(&t, &deleted).await.is_empty());
+    assert!(t.roles(&deleted).await.is_empty());
 }
 
 /// E4: settings are checked (400 naming the value), off by default, and refused ones

@@ -375,7 +375,7 @@ pub fn transaction_changes(
     scim_changes(writes, before, &log.operation, &mut out);
     account_changes(writes, before, &mut out);
     membership_and_conflict_changes(writes, &mut out);
-    safeguard_changes(writes, &mut out);
+    safeguard_changes(writes, before, &mut out);
     access_changes(writes, world, log, &mut out);
     let txn = log.id.clone();
     out.into_iter()
@@ -829,13 +829,20 @@ fn membership_and_conflict_changes(
     }
 }
 
-/// E4: a directory's safeguard tripped in this transaction.
-fn safeguard_changes(writes: &[Write], out: &mut Vec<(String, ChangeSubject, Value)>) {
+/// E4: a directory's safeguard tripped in this transaction: tripped now, not before.
+fn safeguard_changes(
+    writes: &[Write],
+    before: &[Record],
+    out: &mut Vec<(String, ChangeSubject, Value)>,
+) {
     for w in writes {
         let Write::Put(Record::Safeguard(sg), _) = w else {
             continue;
         };
-        let Some(trip) = sg.tripped.as_ref().filter(|t| t.at == sg.updated) else {
+        let was_tripped = before.iter().any(|r| {
+            matches!(r, Record::Safeguard(old) if old.directory_id == sg.directory_id && old.tripped.is_some())
+        });
+        let Some(trip) = sg.tripped.as_ref().filter(|_| !was_tripped) else {
             continue;
         };
         out.push((

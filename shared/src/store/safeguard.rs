@@ -21,6 +21,12 @@ impl Store {
         self.count_gsi1(&keys::users_of(directory_id)).await
     }
 
+    /// How many accounts a directory's safeguard holds: its listing entries, counted (each
+    /// is written and deleted in the transaction that starts or ends its hold).
+    pub async fn held_count(&self, directory_id: &str) -> Result<u64, StoreError> {
+        self.count_gsi1(&keys::holds_of(directory_id)).await
+    }
+
     /// The accounts a directory's safeguard holds, oldest hold first: the listing entries,
     /// then the accounts in batches of 100 (an account whose hold ended since is left out).
     pub async fn held_accounts(

@@ -31,11 +31,15 @@ impl Writer<'_> {
     /// Reads what the plan's access events need and, for a directory's write that
     /// deprovisions someone while the directory's safeguard is on, counts it and holds
     /// what is past the threshold (rewriting `plan`). A write that cannot take anything
-    /// (a create, a profile change, an addition) reads nothing more than its events need;
-    /// one that can reads the safeguard (one `GetItem`, in the same round trip) and, when a
-    /// window opens, the directory's user count.
+    /// (a create, a profile change, an addition) reads nothing more than its events need
+    /// (nothing at all on a dry run); one that can reads the safeguard (one `GetItem`, in
+    /// the same round trip) and, when a window opens, the directory's user count.
     pub(super) async fn guard(&self, plan: &mut Plan) -> Result<AccessWorld, StoreError> {
         let Some(directory_id) = self.safeguarded.filter(|_| may_deprovision(plan)) else {
+            // A dry run derives no events: the world would be read for nothing.
+            if self.dry_run {
+                return Ok(AccessWorld::default());
+            }
             return access_world_of(self.store, plan).await;
         };
         // The safeguard is read beside the access world: one more request, no more waiting.

@@ -23,7 +23,7 @@ const DECIDE_PARALLEL: usize = 8;
 /// At most this many account ids in one call's selection (omit it to decide every hold).
 pub const MAX_SELECTED_HOLDS: usize = 1000;
 
-fn safeguard_json(sg: &SafeguardRecord, held: usize, now: &str) -> Value {
+fn safeguard_json(sg: &SafeguardRecord, held: u64, now: &str) -> Value {
     let open = sg.enabled && !window_closed(sg, now);
     json!({
         "directoryId": sg.directory_id,
@@ -56,7 +56,7 @@ fn safeguard_json(sg: &SafeguardRecord, held: usize, now: &str) -> Value {
 pub async fn get(call: &AdminCall<'_>, dir: &str) -> Result<Response<Body>, ScimError> {
     let caller = call.directory_caller(dir).await?;
     let sg = call.writer().safeguard_of(&caller, dir).await?;
-    let held = call.store.held_accounts(dir).await?.len();
+    let held = call.store.held_count(dir).await?;
     Ok(ok_json(
         200,
         safeguard_json(&sg, held, &crate::clock::now()),
@@ -69,7 +69,7 @@ pub async fn put(call: &AdminCall<'_>, dir: &str) -> Result<Response<Body>, Scim
     let caller = call.directory_caller(dir).await?;
     let settings: SafeguardSettings = call.body()?;
     let written = call.writer().set_safeguard(&caller, dir, &settings).await?;
-    let held = call.store.held_accounts(dir).await?.len();
+    let held = call.store.held_count(dir).await?;
     let mut body = safeguard_json(&written.outcome, held, &crate::clock::now());
     body["dryRun"] = json!(written.dry_run);
     Ok(ok_json(200, body))
@@ -189,7 +189,7 @@ pub async fn decide(
     }
     done.sort_by(|a, b| a["email"].as_str().cmp(&b["email"].as_str()));
     let mut reset = false;
-    if !writer.dry_run && remaining == 0 && call.store.held_accounts(dir).await?.is_empty() {
+    if !writer.dry_run && remaining == 0 && call.store.held_count(dir).await? == 0 {
         reset = writer.reset_safeguard(caller, dir).await?.outcome;
     }
     let revoked = done
