@@ -181,3 +181,39 @@ fn the_script_inserts_text_never_markup() {
     assert!(APP_JS.contains("createTextNode"));
     assert!(APP_JS.contains("sessionStorage"));
 }
+
+/// Every element the script looks up by a literal id is in the page, and every page the
+/// navigation names has its section and is one the script shows (a typo would leave a
+/// page blank, which no header test would notice).
+#[test]
+fn the_script_and_the_page_agree_on_ids_and_pages() {
+    let ids: Vec<&str> = APP_JS
+        .split("$('")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("')").map(|(id, _)| id))
+        .filter(|id| id.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        .collect();
+    assert!(ids.len() > 20, "the script's lookups: {ids:?}");
+    for id in ids {
+        assert!(
+            INDEX_HTML.contains(&format!(r#"id="{id}""#)),
+            "app.js looks up #{id}, which index.html does not have"
+        );
+    }
+    let pages: Vec<&str> = INDEX_HTML
+        .split(r#"data-page=""#)
+        .skip(1)
+        .filter_map(|rest| rest.split_once('"').map(|(p, _)| p))
+        .collect();
+    assert_eq!(pages.len(), 7, "{pages:?}");
+    for page in pages {
+        assert!(
+            INDEX_HTML.contains(&format!(r#"<section id="page-{page}""#)),
+            "no section for page {page}"
+        );
+        assert!(
+            APP_JS.contains(&format!("'{page}'")),
+            "app.js does not know page {page}"
+        );
+    }
+}

@@ -493,7 +493,7 @@
     out.hidden = false;
     out.append(
       el('h3', {}, 'Group ', el('span', { className: 'group-name', id: 'review-name' }, r.name)),
-      el('p', { className: 'note' }, text(r.review)),
+      el('p', { className: 'note' }, 'In the admin API: ', el('span', { className: 'mono' }, text(r.review))),
       table(['directory', 'org group', 'product access', 'sites', 'added', 'removed', 'unchanged', 'unlinked', 'state'], [[
         r.directoryId, r.orgGroup, r.roles, r.sites,
         el('td', { className: 'num added', id: 'review-added-count' }, String(r.added)),
