@@ -31,7 +31,7 @@ import requests
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FAILURES = ROOT / ".local" / "browser-failures"
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C WebDriver element key
-WAIT = 30.0  # seconds an element or a state may take to appear (a cold function start)
+WAIT = 90.0  # seconds an element or a state may take to appear (a function starting cold on a busy machine)
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
@@ -228,7 +228,11 @@ class Browser:
 
 class Cases:
     def __init__(self, api, browser, base, docs):
-        self.api, self.b, self.base, self.docs = api, browser, base, docs
+        self.api, self.b, self.base = api, browser, base
+        # Screenshots for docs/ are taken into a temporary directory and moved there at the
+        # end: under `make run`, cargo lambda watch restarts every function when a file of
+        # the workspace changes, which would cut the cases after the first screenshot short.
+        self.docs = pathlib.Path(tempfile.mkdtemp(prefix="scimlink-screenshots-")) if docs else None
 
     def setup(self):
         a = self.api
@@ -376,8 +380,8 @@ def main():
     api = Api(args.base.rstrip("/"), key)
     browser = Browser()
     passed = failed = 0
+    cases = Cases(api, browser, args.base.rstrip("/"), args.docs_screenshots)
     try:
-        cases = Cases(api, browser, args.base.rstrip("/"), args.docs_screenshots)
         cases.setup()
         for case in [cases.login, cases.diagnose_invited_then_provisioned, cases.held_conflict_numbers_match_the_api,
                      cases.sync_through_the_dry_run, cases.rotate_token, cases.hostile_group_name_is_inert_text]:
@@ -399,6 +403,11 @@ def main():
                 print(f"FAILED  {name}: {detail}{where}", flush=True)
     finally:
         browser.close()
+        if cases.docs:
+            for shot in sorted(cases.docs.glob("*.png")):
+                shutil.move(shot, args.docs_screenshots / shot.name)
+                print(f"wrote {args.docs_screenshots / shot.name}")
+            shutil.rmtree(cases.docs, ignore_errors=True)
     print(f"browser: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

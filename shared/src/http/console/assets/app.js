@@ -364,26 +364,32 @@
     const a = await api(path);
     const access = await api('/accounts/' + enc(a.id) + '/access');
     status('');
-    const linked = a.linkedUser;
     out.append(
       el('h3', {}, a.email),
-      table(['field', 'value'], [
-        ['id', a.id],
-        ['origin', a.origin],
-        ['kind', a.kind],
-        ['managed by', managedBy(a.managedBy)],
-        ['status', a.status],
-        ['display name', a.profile && a.profile.displayName],
-        ['linked SCIM user', linked ? linked.directoryId + ' / ' + linked.id + ' (' + text(linked.userName) + ')' : null],
-        ['synced groups', a.syncedGroups],
-        ['admin groups', a.adminGroups],
-        ['created', a.created],
-        ['last modified', a.lastModified],
-      ], 'account-fields'),
+      accountTable(a, 'account-fields'),
       el('h4', {}, 'Access'),
       access.sources && access.sources.length
         ? table(['role', 'from'], access.sources.map((s) => [s.role, text(s.from)]), 'account-access')
         : el('p', { className: 'empty', id: 'account-access' }, 'No access.'));
+  }
+
+  // An account (AccountDetail) as a field/value table: who manages it, its link, its groups.
+  function accountTable(a, id) {
+    const linked = a.linkedUser;
+    return table(['field', 'value'], [
+      ['id', a.id],
+      ['email', a.email],
+      ['origin', a.origin],
+      ['kind', a.kind],
+      ['managed by', managedBy(a.managedBy)],
+      ['status', a.status],
+      ['display name', a.profile && a.profile.displayName],
+      ['linked SCIM user', linked ? linked.directoryId + ' / ' + linked.id + ' (' + text(linked.userName) + ')' : null],
+      ['synced groups', a.syncedGroups],
+      ['admin groups', a.adminGroups],
+      ['created', a.created],
+      ['last modified', a.lastModified],
+    ], id);
   }
 
   // --- Diagnose -----------------------------------------------------------------------
@@ -411,21 +417,7 @@
     if (!a) {
       out.append(el('p', { className: 'empty' }, 'No account has this email.'));
     } else {
-      const linked = a.linkedUser;
-      out.append(table(['field', 'value'], [
-        ['id', a.id],
-        ['email', a.email],
-        ['origin', a.origin],
-        ['kind', a.kind],
-        ['managed by', managedBy(a.managedBy)],
-        ['status', a.status],
-        ['display name', a.profile && a.profile.displayName],
-        ['linked SCIM user', linked ? linked.directoryId + ' / ' + linked.id + ' (' + text(linked.userName) + ')' : null],
-        ['synced groups', a.syncedGroups],
-        ['admin groups', a.adminGroups],
-        ['created', a.created],
-        ['last modified', a.lastModified],
-      ], 'diagnose-account'));
+      out.append(accountTable(a, 'diagnose-account'));
     }
 
     out.append(el('h3', {}, 'SCIM users'));
@@ -659,7 +651,8 @@
       saveSafeguard(d, form).catch(failed);
     });
     const w = g.window;
-    out.append(
+    // append() would insert null as the text "null": the optional parts are filtered out.
+    out.append(...[
       el('p', {}, g.tripped ? el('strong', { className: 'error' }, 'Tripped: ' + text(g.tripped)) : 'Not tripped.',
         ' ', String(g.held), ' accounts held.'),
       form,
@@ -671,7 +664,8 @@
       ]), 'holds-table') : el('p', { className: 'empty' }, 'Nothing held.'),
       holds.holds.length ? el('p', {},
         button('Approve all', () => decideHolds(d, 'approve')), ' ',
-        button('Release all', () => decideHolds(d, 'release'))) : null);
+        button('Release all', () => decideHolds(d, 'release'))) : null,
+    ].filter(Boolean));
   }
 
   function checkbox(name, checked) {
