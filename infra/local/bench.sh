@@ -26,7 +26,7 @@ trap 'exit 143' TERM
 # functions' release binaries are measured through the Lambda runtime path
 # ("Per request, through the Lambda runtime" in BENCHMARKS.md).
 cargo build --release -q -p scimlink-tools --bin scimlink-local \
-    -p scim-users -p scim-groups -p scim-discovery -p scim-bulk -p admin -p events -p group-cleanup
+    -p scim-users -p scim-groups -p scim-discovery -p scim-bulk -p admin -p events -p group-cleanup -p console
 
 DDB_PORT="$(free_port)"
 "$INFRA_LOCAL/dynamodb.sh" start "$DDB_PORT" >/dev/null

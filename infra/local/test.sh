@@ -17,7 +17,12 @@
 #      (infra/local/api_fuzz.py, infra/local/schemathesis.toml): one line per failed
 #      operation, then `schemathesis: N operations, N passed, N failed`.
 #      SCIMLINK_SKIP_API_FUZZ=1 leaves this step out.
-#   6. stops what it started; exits non-zero when the tests or a check failed
+#   6. the web console in headless Chromium on the same functions (Debian's chromium and
+#      chromedriver, infra/local/console_browser.py): one line per case, then
+#      `browser: N passed, N failed`; a failed case leaves .local/browser-failures/<case>.png.
+#      SCIMLINK_SKIP_BROWSER=1 leaves this step out; SCIMLINK_DOCS_SCREENSHOTS=1 also
+#      rewrites docs/console-conflicts.png and docs/console-diagnose.png.
+#   7. stops what it started; exits non-zero when the tests or a check failed
 set -euo pipefail
 # shellcheck source=infra/local/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -59,7 +64,8 @@ set -e
 # --- end-to-end SCIM conformance (scim2-tester) ---------------------------------
 # The functions as `make run` serves them, but with --ignore-changes: a file
 # saved during the run must not rebuild and restart a function mid-check.
-if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ] || [ "${SCIMLINK_SKIP_API_FUZZ:-0}" != 1 ]; then
+if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ] || [ "${SCIMLINK_SKIP_API_FUZZ:-0}" != 1 ] ||
+    [ "${SCIMLINK_SKIP_BROWSER:-0}" != 1 ]; then
     use_venv
     export SCIMLINK_TABLE=scimlink-conformance # beside the tests' scimlink-test
     create_table
@@ -108,6 +114,14 @@ if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ] || [ "${SCIMLINK_SKIP_API_FUZZ:-0}
         log "schemathesis against http://127.0.0.1:$PORT/admin/v1 (docs/openapi.json as served)"
         OPERATOR_KEY="$OPERATOR_KEY" end_to_end "schemathesis" \
             python "$INFRA_LOCAL/api_fuzz.py" "http://127.0.0.1:$PORT/admin/v1"
+    fi
+    # --- the web console in a real browser ------------------------------------------
+    if [ "${SCIMLINK_SKIP_BROWSER:-0}" != 1 ]; then
+        log "headless chromium against http://127.0.0.1:$PORT/console"
+        browser_args=()
+        if [ "${SCIMLINK_DOCS_SCREENSHOTS:-0}" = 1 ]; then browser_args+=(--docs-screenshots "$ROOT/docs"); fi
+        OPERATOR_KEY="$OPERATOR_KEY" end_to_end "browser" \
+            python "$INFRA_LOCAL/console_browser.py" "http://127.0.0.1:$PORT" "${browser_args[@]}"
     fi
     if [ "$failed_checks" = 0 ]; then rm -f "$WATCH_LOG"; fi
 fi

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod bulk;
+pub mod console;
 pub mod discovery;
 pub mod groups;
 mod listing;

@@ -18,7 +18,7 @@ use scimlink_tools::runtime_api::{Answer, Function};
 pub const HEADING: &str = "## Per request, through the Lambda runtime";
 
 /// The functions measured, by binary name.
-pub const FUNCTIONS: [&str; 7] = [
+pub const FUNCTIONS: [&str; 8] = [
     "scim-users",
     "scim-groups",
     "scim-discovery",
@@ -26,6 +26,7 @@ pub const FUNCTIONS: [&str; 7] = [
     "admin",
     "events",
     "group-cleanup",
+    "console",
 ];
 /// Starts of each function for its init time.
 const INIT_RUNS: usize = 5;
