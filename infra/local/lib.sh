@@ -150,6 +150,7 @@ new_secret() {
 # dependencies' features for every member, so a `cargo build -p X` builds other
 # variants of the shared crates, and `cargo run` would relink every function on
 # its first request (measured: about 2.5 min for five functions on two busy cores).
+# shellcheck disable=SC2120 # run.sh passes --release; test.sh builds the debug profile
 build_functions() {
     local functions f bins=()
     mapfile -t functions < <(function_packages) # every package under functions/
@@ -274,6 +275,7 @@ warm_function() {
     if [ "$f" = events ]; then
         event='{"Records":[]}'
     else
+        # shellcheck disable=SC2016 # "$default" is API Gateway's stage name, not a variable
         event='{"version":"2.0","routeKey":"$default","rawPath":"/warm-up","rawQueryString":"","headers":{},
 "requestContext":{"http":{"method":"GET","path":"/warm-up","protocol":"HTTP/1.1","sourceIp":"127.0.0.1",
 "userAgent":"scimlink-warm-up"},"stage":"$default","routeKey":"$default","accountId":"local","apiId":"local",
