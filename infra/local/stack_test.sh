@@ -3,7 +3,8 @@
 # stack step; SCIMLINK_SKIP_STACK=1 there leaves it out).
 #
 #   round 1: `make run` in a process group of its own (as in a terminal or under a
-#            supervisor); once it is ready:
+#            supervisor); once it is ready (and cargo-lambda compiled nothing on the
+#            functions' first invocations: make run's build is what it runs):
 #              - first_requests.py: one request to every route at once, each with its
 #                expected status, never cargo-lambda's own 500
 #              - sample_events.py check: every sample event of functions/*/events/
@@ -33,6 +34,7 @@ STATE="$(mktemp -d "$RUNDIR/stack-test.XXXXXX")"
 ENDPOINT_ENV="$STATE/endpoint.env"
 RUN_LOG="$RUNDIR/stack-test-$PORT.log"
 RUN_PID=""
+RUN_LOG_FROM=1
 failed=0
 
 # shellcheck disable=SC2317 # reached through the traps below
@@ -59,6 +61,7 @@ fail() {
 start_stack() {
     local started=$SECONDS
     log "stack test: make run on 127.0.0.1:$PORT (DynamoDB Local :$DDB_PORT; log ${RUN_LOG#"$ROOT"/})"
+    RUN_LOG_FROM=$(($(wc -l <"$RUN_LOG") + 1))
     SCIMLINK_PORT="$PORT" SCIMLINK_DYNAMODB_PORT="$DDB_PORT" SCIMLINK_ENDPOINT_ENV="$ENDPOINT_ENV" \
         setsid make -s run </dev/null >>"$RUN_LOG" 2>&1 &
     RUN_PID=$!
@@ -71,6 +74,11 @@ start_stack() {
         sleep 0.5
     done
     log "stack test: ready after $((SECONDS - started))s"
+    # build_functions builds what `cargo lambda watch` runs: its `cargo run --bin <function>`
+    # must find every binary fresh, not compile or relink it on the first request.
+    if sed -n "$RUN_LOG_FROM,\$p" "$RUN_LOG" | sed -n '/starting cargo lambda watch/,$p' | grep -q '^ *Compiling '; then
+        fail "cargo lambda watch compiled a function on its first invocation (build_functions built another variant)"
+    fi
 }
 
 # stop_stack: SIGTERM to make's process group, then checks that everything is gone.
