@@ -48,8 +48,10 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# From the first signal on, further ones are ignored: a second TERM (make forwards the
+# group's TERM to its recipe) must not run `exit` again inside the clean-up.
+trap 'trap "" INT TERM; exit 130' INT
+trap 'trap "" INT TERM; exit 143' TERM
 
 fail() {
     warn "stack test: $*"
