@@ -142,18 +142,22 @@ new_secret() {
     python3 -c 'import secrets; print(secrets.token_urlsafe(32))'
 }
 
-# Builds every function binary (dev profile, what `cargo lambda watch` runs), so
-# compile errors show up here and not as a hanging first request: cargo lambda
-# watch runs `cargo run --bin <function>` on a function's first invocation, which
-# then finds it up to date. One package per cargo call, as that `cargo run`
-# does: a single `cargo build -p a -p b ...` unifies the dependencies' features
-# across the functions, and `cargo run` would then compile each binary again.
+# build_functions [CARGO_ARGS...]: builds every function binary the way `cargo lambda
+# watch` will run it (`cargo run --bin <function>`, plus `--release` when given), so
+# compile errors show up here and not as a hanging first request, and the watch's
+# `cargo run` then finds each binary fresh. One `cargo build --bin a --bin b ...`
+# without -p: in this virtual workspace `cargo run --bin X` resolves the
+# dependencies' features for every member, so a `cargo build -p X` builds other
+# variants of the shared crates, and `cargo run` would relink every function on
+# its first request (measured: about 2.5 min for five functions on two busy cores).
+# shellcheck disable=SC2120 # run.sh passes --release; test.sh builds the debug profile
 build_functions() {
-    local functions f
+    local functions f bins=()
     mapfile -t functions < <(function_packages) # every package under functions/
     [ "${#functions[@]}" -gt 0 ] || die "no function packages under functions/"
-    log "building ${functions[*]}"
-    for f in "${functions[@]}"; do cargo build -q -p "$f" --bins; done
+    for f in "${functions[@]}"; do bins+=(--bin "$f"); done
+    log "building ${functions[*]}${1:+ ($*)}"
+    cargo build -q "$@" "${bins[@]}"
 }
 
 # The local events key (SCIMLINK_EVENTS_KEY: every subscription's signing secret derives
@@ -230,6 +234,62 @@ start_functions() {
         if [ -n "$log_file" ]; then tail -n 50 "$log_file" >&2 || true; fi
         die "cargo lambda watch did not start"
     fi
+}
+
+# warm_functions PORT [INSTANCES]: starts every function behind the `cargo lambda watch`
+# on 127.0.0.1:PORT and returns once each has answered an invocation of its own, so the
+# first request of an IdP (its "test connection") never waits for, or races with, a
+# function's start. INSTANCES (default 1) invocations per function at once: with
+# --concurrency N, cargo-lambda starts another instance while all are busy, so N
+# concurrent invocations start N. The invocations go to the invoke endpoint
+# (/2015-03-31/functions/NAME/invocations): an API Gateway v2 `GET /warm-up` (the
+# function answers 404, touching no data) or, for the events function, an empty stream
+# batch. An answer that is not the function's own (cargo-lambda's `500` problem
+# document) is retried; dies when a function has not answered in $3 seconds (300).
+warm_functions() {
+    local port="$1" instances="${2:-1}" timeout="${3:-300}" functions f i dir pids=() started=$SECONDS
+    mapfile -t functions < <(function_packages)
+    dir="$(mktemp -d)"
+    log "starting ${functions[*]} (${instances} instance(s) each)"
+    for f in "${functions[@]}"; do
+        for ((i = 1; i <= instances; i++)); do
+            warm_function "$port" "$f" "$dir/$f.$i" "$timeout" &
+            pids+=($!)
+        done
+    done
+    local failed=0
+    for i in "${pids[@]}"; do wait "$i" || failed=1; done
+    if [ "$failed" != 0 ]; then
+        for f in "$dir"/*.err; do [ -e "$f" ] && warn "$(cat "$f")"; done
+        rm -rf "$dir"
+        die "a function did not start (see the messages above)"
+    fi
+    rm -rf "$dir"
+    log "every function answered (${instances} instance(s) each) in $((SECONDS - started))s"
+}
+
+# warm_function PORT FUNCTION OUT TIMEOUT: one invocation of FUNCTION (see warm_functions),
+# repeated until the function itself answers; the last failure goes to OUT.err.
+warm_function() {
+    local port="$1" f="$2" out="$3" timeout="$4" event code deadline=$((SECONDS + $4))
+    if [ "$f" = events ]; then
+        event='{"Records":[]}'
+    else
+        # shellcheck disable=SC2016 # "$default" is API Gateway's stage name, not a variable
+        event='{"version":"2.0","routeKey":"$default","rawPath":"/warm-up","rawQueryString":"","headers":{},
+"requestContext":{"http":{"method":"GET","path":"/warm-up","protocol":"HTTP/1.1","sourceIp":"127.0.0.1",
+"userAgent":"scimlink-warm-up"},"stage":"$default","routeKey":"$default","accountId":"local","apiId":"local",
+"domainName":"127.0.0.1","domainPrefix":"local","requestId":"warm-up","time":"","timeEpoch":0},"isBase64Encoded":false}'
+    fi
+    while :; do
+        code="$(curl -s -m "$timeout" -o "$out" -w '%{http_code}' -X POST --data "$event" \
+            "http://127.0.0.1:$port/2015-03-31/functions/$f/invocations")" || code="no answer"
+        # The function's own answer: an API Gateway response or the stream batch response.
+        if [ "$code" = 200 ] && grep -qE '^\{"(statusCode|batchItemFailures)"' "$out"; then return 0; fi
+        echo "$f: warm-up invocation -> $code $(head -c 300 "$out" 2>/dev/null)" >"$out.err"
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 1
+    done
 }
 
 # admin_api METHOD URL [JSON]: a call to the admin API with $OPERATOR_KEY as the

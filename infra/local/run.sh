@@ -5,14 +5,22 @@
 #   2. DynamoDB Local (in memory) on 127.0.0.1:${SCIMLINK_DYNAMODB_PORT:-8000}
 #   3. the table, via `scimlink-local create-table`
 #   4. every function behind `cargo lambda watch` on 127.0.0.1:${SCIMLINK_PORT:-9000},
-#      routed per [workspace.metadata.lambda.watch.router] in Cargo.toml
+#      routed per [workspace.metadata.lambda.watch.router] in Cargo.toml, each started
+#      (one invocation of its own) before the stack says it is ready. Two modes:
+#        default               debug builds, one instance per function, reloaded when
+#                              the code changes (the edit-reload loop)
+#        SCIMLINK_RELEASE=1    release builds, SCIMLINK_INSTANCES (default 2) instances
+#                              per function so an IdP's parallel requests run in
+#                              parallel; no reloading (a release rebuild takes minutes)
 #   5. the stream pump (`scimlink-local pump`): reads the table's stream and invokes
 #      the `events` function as Lambda's event source mapping would (E5 push)
 #   6. a demo org + directory + SCIM token through the admin API, written to
-#      .local/endpoint.env; the web console is at /console (docs/CONSOLE.md)
+#      .local/endpoint.env (SCIMLINK_ENDPOINT_ENV: another file), and the sample events
+#      of functions/*/events/ filled with them into .local/sample-events/ (beside that
+#      file), for `cargo lambda invoke`; the web console is at /console (docs/CONSOLE.md)
 #
-# Ctrl-C (or SIGTERM) stops everything it started. All data is in memory and
-# the operator key is new on each run.
+# Ctrl-C (or SIGTERM, also to the whole process group) stops everything it started.
+# All data is in memory and the operator key is new on each run.
 set -euo pipefail
 # shellcheck source=infra/local/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -21,14 +29,30 @@ cd "$ROOT"
 PORT="${SCIMLINK_PORT:-9000}"
 DDB_PORT="${SCIMLINK_DYNAMODB_PORT:-8000}"
 TABLE=scimlink
-ENDPOINT_ENV="$LOCAL/endpoint.env"
-LAMBDA_ENV="$RUNDIR/lambda.env"
+ENDPOINT_ENV="${SCIMLINK_ENDPOINT_ENV:-$LOCAL/endpoint.env}"
+SAMPLE_EVENTS="$(dirname "$ENDPOINT_ENV")/sample-events"
+LAMBDA_ENV="$RUNDIR/lambda-$PORT.env"
+if [ "${SCIMLINK_RELEASE:-0}" = 1 ]; then
+    MODE=release
+    INSTANCES="${SCIMLINK_INSTANCES:-2}"
+    BUILD_ARGS=(--release)
+    WATCH_ARGS=(--release --ignore-changes --concurrency "$INSTANCES")
+else
+    MODE=debug
+    INSTANCES="${SCIMLINK_INSTANCES:-1}"
+    BUILD_ARGS=()
+    WATCH_ARGS=(--concurrency "$INSTANCES")
+fi
+case "$INSTANCES" in '' | *[!0-9]* | 0) die "SCIMLINK_INSTANCES must be a positive number, got '$INSTANCES'" ;; esac
 
 DDB_STARTED=0
 # shellcheck disable=SC2317 # reached through the traps below
 cleanup() {
     local rc=$?
-    trap - EXIT INT TERM
+    # A TERM to the process group reaches this script twice (GNU make forwards it to
+    # its recipe too): the second one must not cut the clean-up short.
+    trap '' INT TERM
+    trap - EXIT
     if [ -n "$PUMP_PID" ]; then
         log "stopping the stream pump (pid $PUMP_PID)"
         kill_tree "$PUMP_PID" 5
@@ -42,12 +66,15 @@ cleanup() {
     fi
     # The key and token in these files die with the in-memory table.
     rm -f "$LAMBDA_ENV" "$ENDPOINT_ENV"
+    rm -rf "$SAMPLE_EVENTS"
     log "stopped"
     exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# From the first signal on, further ones are ignored: a second TERM (make forwards the
+# group's TERM to its recipe) must not run `exit` again inside the clean-up.
+trap 'trap "" INT TERM; exit 130' INT
+trap 'trap "" INT TERM; exit 143' TERM
 
 "$INFRA_LOCAL/setup.sh"
 use_venv
@@ -65,11 +92,17 @@ export SCIMLINK_TABLE="$TABLE"
 create_table
 
 # --- functions ----------------------------------------------------------------
-build_functions
+if [ "$MODE" = release ]; then
+    log "mode: release builds, $INSTANCES instance(s) per function, no reloading (SCIMLINK_RELEASE=1)"
+else
+    log "mode: debug builds, $INSTANCES instance(s) per function, reloading on change (SCIMLINK_RELEASE=1 for release builds)"
+fi
+build_functions "${BUILD_ARGS[@]}"
 
 OPERATOR_KEY="$(new_secret)"
 write_lambda_env "$LAMBDA_ENV" "$TABLE" "$OPERATOR_KEY"
-start_functions "$PORT" "$LAMBDA_ENV"
+start_functions "$PORT" "$LAMBDA_ENV" "" "${WATCH_ARGS[@]}"
+warm_functions "$PORT" "$INSTANCES"
 # Events: the stream pump invokes the events function (its lines start with [pump]).
 start_pump "$PORT"
 
@@ -95,10 +128,16 @@ ORG_ID=$ORG_ID
 DIRECTORY_ID=$DIRECTORY_ID
 EOF
 )
+python3 "$INFRA_LOCAL/sample_events.py" render "$ENDPOINT_ENV" >&2
 
+if [ "$MODE" = release ]; then
+    MODE_LINE="release builds, $INSTANCES instance(s) per function (restart to pick up code changes)"
+else
+    MODE_LINE="debug builds, $INSTANCES instance(s) per function (reloaded when the code changes)"
+fi
 cat >&2 <<EOF
 
-  scimlink is running (functions reload when the code changes)
+  scimlink is running: $MODE_LINE
     SCIM base URL : $SCIM_BASE_URL
     SCIM token    : $SCIM_TOKEN
     Admin API     : $ADMIN   (Authorization: Bearer \$ADMIN_KEY for org $ORG_ID)
@@ -113,6 +152,10 @@ cat >&2 <<EOF
   All of it, plus the operator key, is in ${ENDPOINT_ENV#"$ROOT"/}, e.g.
     set -a; . ${ENDPOINT_ENV#"$ROOT"/}; set +a
     curl -H "Authorization: Bearer \$SCIM_TOKEN" "\$SCIM_BASE_URL/Users"
+  Sample events for this stack (functions/*/events/, filled in) are in ${SAMPLE_EVENTS#"$ROOT"/}:
+    source .local/venv/bin/activate
+    cargo lambda invoke scim-users --invoke-address 127.0.0.1 --invoke-port $PORT \\
+      --data-file ${SAMPLE_EVENTS#"$ROOT"/}/scim-users/create-user.json
   Ctrl-C stops everything.
 
 EOF

@@ -22,7 +22,11 @@
 #      `browser: N passed, N failed`; a failed case leaves .local/browser-failures/<case>.png.
 #      SCIMLINK_SKIP_BROWSER=1 leaves this step out; SCIMLINK_DOCS_SCREENSHOTS=1 also
 #      rewrites docs/console-conflicts.png and docs/console-diagnose.png.
-#   7. stops what it started; exits non-zero when the tests or a check failed
+#   7. the local stack as a user runs it (infra/local/stack_test.sh): `make run` twice on
+#      free ports, the first request to every route, every sample event of
+#      functions/*/events/ through `cargo lambda invoke`, and SIGTERM to make's process
+#      group leaving nothing behind. SCIMLINK_SKIP_STACK=1 leaves this step out.
+#   8. stops what it started; exits non-zero when the tests or a check failed
 set -euo pipefail
 # shellcheck source=infra/local/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -33,7 +37,10 @@ LAMBDA_ENV=""
 # shellcheck disable=SC2317 # reached through the traps below
 cleanup() {
     local rc=$?
-    trap - EXIT INT TERM
+    # A TERM to the process group reaches this script twice (GNU make forwards it to
+    # its recipe too): the second one must not cut the clean-up short.
+    trap '' INT TERM
+    trap - EXIT
     if [ -n "$WATCH_PID" ]; then
         log "stopping cargo lambda watch (pid $WATCH_PID)"
         kill_tree "$WATCH_PID" 15
@@ -43,8 +50,10 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# From the first signal on, further ones are ignored: a second TERM (make forwards the
+# group's TERM to its recipe) must not run `exit` again inside the clean-up.
+trap 'trap "" INT TERM; exit 130' INT
+trap 'trap "" INT TERM; exit 143' TERM
 
 "$INFRA_LOCAL/setup.sh"
 
@@ -78,6 +87,7 @@ if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ] || [ "${SCIMLINK_SKIP_API_FUZZ:-0}
     WATCH_LOG="$RUNDIR/conformance-functions-$PORT.log"
     write_lambda_env "$LAMBDA_ENV" "$SCIMLINK_TABLE" "$OPERATOR_KEY"
     start_functions "$PORT" "$LAMBDA_ENV" "$WATCH_LOG" --ignore-changes
+    warm_functions "$PORT"
 
     # The first call to the admin function waits for it to start (curl -m 300);
     # scim_conformance.py waits the same way for each SCIM function.
@@ -124,6 +134,15 @@ if [ "${SCIMLINK_SKIP_CONFORMANCE:-0}" != 1 ] || [ "${SCIMLINK_SKIP_API_FUZZ:-0}
             python "$INFRA_LOCAL/console_browser.py" "http://127.0.0.1:$PORT" "${browser_args[@]}"
     fi
     if [ "$failed_checks" = 0 ]; then rm -f "$WATCH_LOG"; fi
+fi
+
+# --- the local stack as `make run` serves it --------------------------------------
+if [ "${SCIMLINK_SKIP_STACK:-0}" != 1 ]; then
+    started=$SECONDS
+    rc=0
+    "$INFRA_LOCAL/stack_test.sh" || rc=$?
+    if [ "$rc" != 0 ] && [ "$status" = 0 ]; then status=$rc; fi
+    log "stack step: $((SECONDS - started))s"
 fi
 
 exit "$status"

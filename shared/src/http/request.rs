@@ -168,41 +168,42 @@ pub fn json_body(req: &Request) -> Result<Value, ScimError> {
 mod tests {
     /// The sample events under `functions/*/events/` (for `cargo lambda invoke`) are API
     /// Gateway v2 requests that lambda_http reads with the method, path and path parameters
-    /// the router gives each function.
+    /// the router gives each function, placeholders (`__DIRECTORY_ID__`, ...) included:
+    /// `infra/local/sample_events.py` replaces them with a running stack's ids.
     #[test]
     fn sample_events_are_api_gateway_v2_requests() {
         for (file, method, path, param) in [
             (
                 include_str!("../../../functions/scim-users/events/create-user.json"),
                 "POST",
-                "/scim/v2/directories/dir_sample/Users",
-                ("directoryId", "dir_sample"),
+                "/scim/v2/directories/__DIRECTORY_ID__/Users",
+                ("directoryId", "__DIRECTORY_ID__"),
             ),
             (
                 include_str!("../../../functions/scim-bulk/events/bulk.json"),
                 "POST",
-                "/scim/v2/directories/dir_sample/Bulk",
-                ("directoryId", "dir_sample"),
+                "/scim/v2/directories/__DIRECTORY_ID__/Bulk",
+                ("directoryId", "__DIRECTORY_ID__"),
             ),
             (
                 include_str!("../../../functions/scim-groups/events/okta-group-patch.json"),
                 "PATCH",
-                "/scim/v2/directories/dir_sample/Groups/grp_sample",
-                ("id", "grp_sample"),
+                "/scim/v2/directories/__DIRECTORY_ID__/Groups/__GROUP_ID__",
+                ("id", "__GROUP_ID__"),
             ),
             (
                 include_str!(
                     "../../../functions/scim-discovery/events/service-provider-config.json"
                 ),
                 "GET",
-                "/scim/v2/directories/dir_sample/ServiceProviderConfig",
-                ("directoryId", "dir_sample"),
+                "/scim/v2/directories/__DIRECTORY_ID__/ServiceProviderConfig",
+                ("directoryId", "__DIRECTORY_ID__"),
             ),
             (
                 include_str!("../../../functions/admin/events/diagnose.json"),
                 "GET",
-                "/admin/v1/orgs/org_sample/diagnose",
-                ("proxy", "orgs/org_sample/diagnose"),
+                "/admin/v1/orgs/__ORG_ID__/diagnose",
+                ("proxy", "orgs/__ORG_ID__/diagnose"),
             ),
         ] {
             let req = lambda_http::request::from_str(file).expect(path);
