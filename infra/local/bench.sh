@@ -24,9 +24,10 @@ trap 'exit 143' TERM
 
 # Build before starting DynamoDB Local, so compile time doesn't count against it. The
 # functions' release binaries are measured through the Lambda runtime path
-# ("Per request, through the Lambda runtime" in BENCHMARKS.md).
-cargo build --release -q -p scimlink-tools --bin scimlink-local \
-    -p scim-users -p scim-groups -p scim-discovery -p scim-bulk -p admin -p events -p group-cleanup -p console
+# ("Per request, through the Lambda runtime" in BENCHMARKS.md); `build_functions` builds
+# them as `SCIMLINK_RELEASE=1 make run` serves them (one variant of the shared crates).
+build_functions --release
+cargo build --release -q --bin scimlink-local
 
 DDB_PORT="$(free_port)"
 "$INFRA_LOCAL/dynamodb.sh" start "$DDB_PORT" >/dev/null
@@ -34,4 +35,4 @@ export_local_aws_env "$DDB_PORT"
 export SCIMLINK_TABLE=scimlink
 
 # `bench` creates the table itself and writes BENCHMARKS.md in the repo root.
-cargo run --release -q -p scimlink-tools --bin scimlink-local -- bench "$@"
+cargo run --release -q --bin scimlink-local -- bench "$@"

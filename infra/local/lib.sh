@@ -272,7 +272,8 @@ warm_functions() {
 # repeated until the function itself answers; the last failure goes to OUT.err.
 warm_function() {
     local port="$1" f="$2" out="$3" timeout="$4" event code deadline=$((SECONDS + $4))
-    if [ "$f" = events ]; then
+    # The stream-fed functions (events, group-cleanup) take an empty stream batch.
+    if [ "$f" = events ] || [ "$f" = group-cleanup ]; then
         event='{"Records":[]}'
     else
         # shellcheck disable=SC2016 # "$default" is API Gateway's stage name, not a variable

@@ -198,7 +198,12 @@ impl World {
         }
         let faults = Faults::new();
         let store = faults::store(&table.name, faults.clone(), sdk_retries).await;
-        let state = AppState::new(store, Some(OPERATOR_KEY));
+        // The token is read on every request, as a cold instance does: the fault schedules
+        // number a step's DynamoDB calls, and a cache that expires between the probe run
+        // and the faulted run (30 s, on a busy machine) would shift them by one.
+        let state = AppState::new(store, Some(OPERATOR_KEY)).with_token_cache(
+            scimlink::http::tokens::TokenCache::with_ttl(std::time::Duration::ZERO),
+        );
         World {
             okta: TestDirectory {
                 state: state.clone(),

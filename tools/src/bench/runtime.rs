@@ -328,7 +328,12 @@ fn api_gateway_event(
     let (path, query) = path_and_query
         .split_once('?')
         .unwrap_or((path_and_query, ""));
-    let directory = path.split('/').nth(4).unwrap_or_default();
+    // As API Gateway's routes name them: `{directoryId}`, and `{id}` below a resource.
+    let segments: Vec<&str> = path.split('/').collect();
+    let mut parameters = json!({"directoryId": segments.get(4).copied().unwrap_or_default()});
+    if let Some(id) = segments.get(6) {
+        parameters["id"] = json!(id);
+    }
     let event = json!({
         "version": "2.0",
         "routeKey": "$default",
@@ -354,7 +359,7 @@ fn api_gateway_event(
             "time": "30/Nov/2026:10:00:00 +0000",
             "timeEpoch": 1796032800000u64
         },
-        "pathParameters": {"directoryId": directory},
+        "pathParameters": parameters,
         "isBase64Encoded": false,
         "body": body.map(Value::to_string),
     });
