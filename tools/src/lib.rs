@@ -6,3 +6,4 @@
 
 pub mod receiver;
 pub mod runtime_api;
+mod serve;

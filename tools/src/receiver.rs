@@ -76,25 +76,11 @@ impl Receiver {
             invalid: AtomicU64::new(0),
             print,
         });
-        let serving = shared.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let shared = serving.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let shared = shared.clone();
-                        async move { Ok::<_, std::convert::Infallible>(answer(&shared, req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let task = tokio::spawn(crate::serve::serve(
+            listener,
+            shared.clone(),
+            |shared: Arc<Shared>, req| async move { answer(&shared, req).await },
+        ));
         Ok(Receiver { addr, shared, task })
     }
 

@@ -74,7 +74,11 @@ impl Function {
             polls: polls_tx,
             answers: answers_tx,
         });
-        let server = tokio::spawn(serve(listener, shared));
+        let server = tokio::spawn(crate::serve::serve(
+            listener,
+            shared,
+            |shared: Arc<Shared>, req| async move { answer(&shared, req).await },
+        ));
         let name = binary
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
@@ -170,25 +174,6 @@ fn cpu_time(pid: u32) -> Result<Duration, Error> {
             .unwrap_or(0);
     }
     Ok(Duration::from_nanos(nanos))
-}
-
-async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, std::convert::Infallible>(answer(&shared, req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-        });
-    }
 }
 
 async fn answer(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {

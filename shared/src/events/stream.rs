@@ -322,6 +322,25 @@ mod tests {
         }
     }
 
+    /// The `group-cleanup` sample (for `cargo lambda invoke`) is a wake of a queued job
+    /// that names its group.
+    #[test]
+    fn the_sample_clean_up_event_wakes_a_job() {
+        let sample = serde_json::from_str(include_str!(
+            "../../../functions/group-cleanup/events/job-wake.json"
+        ))
+        .expect("JSON");
+        let Ok(Invocation::Stream(batch)) = classify(sample) else {
+            panic!("not a stream batch");
+        };
+        let record = &batch.records[0];
+        assert!(record.is_cleanup_wake() && !record.is_change_insert());
+        assert_eq!(
+            record.cleanup_job().expect("the job"),
+            ("__DIRECTORY_ID__".into(), "grp_deleted_sample".into())
+        );
+    }
+
     #[test]
     fn the_clean_up_filter_keeps_queued_jobs_only() {
         let job = |event: &str, kind: &str, state: &str| StreamRecord {

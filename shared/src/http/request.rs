@@ -205,6 +205,12 @@ mod tests {
                 "/admin/v1/orgs/__ORG_ID__/diagnose",
                 ("proxy", "orgs/__ORG_ID__/diagnose"),
             ),
+            (
+                include_str!("../../../functions/console/events/index.json"),
+                "GET",
+                "/console/index.html",
+                ("proxy", "index.html"),
+            ),
         ] {
             let req = lambda_http::request::from_str(file).expect(path);
             assert_eq!(req.method().as_str(), method);

@@ -379,15 +379,9 @@ fn api_gateway_event(
     Bytes::from(event.to_string())
 }
 
+/// A query parameter's value, percent-encoded.
 fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 fn median<T: Copy + PartialOrd>(v: &[T]) -> Option<T> {
