@@ -129,10 +129,21 @@ pub async fn handle_scim_discovery(
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     let rid = request_id(&req);
+    let before = state.store.metrics().snapshot();
     let route = Route::parse(req.uri().path());
     let result = serve(state, &req, route.as_ref()).await;
     let response = finish(result);
-    tracing::info!(request_id = %rid, status = response.status().as_u16(), path = %req.uri().path(), "discovery request");
+    let cost = state.store.metrics().snapshot() - before;
+    tracing::info!(
+        request_id = %rid,
+        status = response.status().as_u16(),
+        path = %req.uri().path(),
+        dynamodb_requests = cost.requests,
+        round_trips = cost.round_trips,
+        read_units = cost.read_units,
+        write_units = cost.write_units,
+        "discovery request"
+    );
     Ok(response)
 }
 
