@@ -6,7 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use scimlink::directory::cleanup::{ASYNC_CLEANUP_THRESHOLD, CLEANUP_CHUNK};
+use scimlink::directory::cleanup::{
+    CleanupJobRecord, CleanupState, JobKind, ASYNC_CLEANUP_THRESHOLD, CLEANUP_CHUNK,
+};
 use scimlink::directory::model::UserRecord;
 use scimlink::directory::plan::Record;
 use scimlink::events::cleanup::CleanupService;
@@ -16,7 +18,7 @@ use scimlink::http::AppState;
 use serde_json::json;
 
 use crate::changes::changes;
-use crate::common::{self, okta_user, TestDirectory};
+use crate::common::{self, okta_user, patch_op, TestDirectory};
 
 /// Members seeded past the IdP's own: the group is over the threshold.
 const SEEDED: usize = 1_500;
@@ -41,10 +43,17 @@ async fn wakes(t: &TestDirectory, pump: &mut StreamPump) -> Vec<StreamRecord> {
 
 /// Users and their memberships of `gid`, written directly (as the bench seeds them).
 async fn seed_members(t: &TestDirectory, gid: &str, n: usize) {
+    seed_users(t, gid, n, Some(gid)).await;
+}
+
+/// `n` users named after `prefix` (`seed-<prefix>-00000`, ...), members of `group` if
+/// given, written directly; their ids in order.
+async fn seed_users(t: &TestDirectory, prefix: &str, n: usize, group: Option<&str>) -> Vec<String> {
     let now = scimlink::clock::now();
     let mut records = Vec::with_capacity(n * 2);
+    let mut ids = Vec::with_capacity(n);
     for i in 0..n {
-        let id = format!("seed-{gid}-{i:05}");
+        let id = format!("seed-{prefix}-{i:05}");
         records.push(Record::User(UserRecord {
             directory_id: t.directory_id.clone(),
             id: id.clone(),
@@ -54,13 +63,17 @@ async fn seed_members(t: &TestDirectory, gid: &str, n: usize) {
             last_modified: now.clone(),
             account_id: None,
         }));
-        records.push(Record::Member {
-            directory_id: t.directory_id.clone(),
-            group_id: gid.into(),
-            user_id: id,
-        });
+        if let Some(gid) = group {
+            records.push(Record::Member {
+                directory_id: t.directory_id.clone(),
+                group_id: gid.into(),
+                user_id: id.clone(),
+            });
+        }
+        ids.push(id);
     }
     t.state.store.put_all(records).await.expect("seed");
+    ids
 }
 
 /// The group-cleanup handler, with `budget`, on what the stream holds for this directory
@@ -348,4 +361,299 @@ async fn e4_the_safeguard_counts_and_holds_a_big_group_clean_up_chunk_by_chunk()
             .any(|m| m.ends_with("finished: 501 memberships removed, 6 accounts lost access.")),
         "{log:?}"
     );
+}
+
+/// A group's PUT body.
+fn group_body(name: &str, members: &[String]) -> serde_json::Value {
+    let members: Vec<serde_json::Value> = members.iter().map(|m| json!({"value": m})).collect();
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members})
+}
+
+/// The member ids of a SCIM answer, sorted.
+fn member_ids(body: &serde_json::Value) -> Vec<String> {
+    let mut ids: Vec<String> = body["members"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["value"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+async fn member_items(t: &TestDirectory, gid: &str) -> Vec<String> {
+    t.state
+        .store
+        .group_members(&t.directory_id, gid)
+        .await
+        .expect("members")
+}
+
+async fn pending_job(t: &TestDirectory, gid: &str) -> CleanupJobRecord {
+    t.state
+        .store
+        .get_cleanup_job(&t.directory_id, gid)
+        .await
+        .expect("job")
+        .expect("a pending job")
+}
+
+async fn target_pages_left(t: &TestDirectory, gid: &str) -> usize {
+    t.state
+        .store
+        .job_target(&t.directory_id, gid)
+        .await
+        .expect("pages")
+        .len()
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+#[tokio::test]
+async fn g_big_put_answers_at_once_and_its_membership_change_runs_from_the_stream() {
+    let (t, mut pump) = stack().await;
+    t.jira_and_confluence().await;
+    let idp = t.users("put", 3).await;
+    let gid = t.create_group("Everyone", &idp).await;
+    t.grant_group_roles("Everyone", &["jira/user"]).await;
+    let mut accounts = Vec::new();
+    for i in 0..3 {
+        accounts.push(t.account_id(&format!("put{i}@example.com")).await);
+    }
+    let seeded = seed_users(&t, &gid, SEEDED, Some(&gid)).await;
+    let newcomers = seed_users(&t, "new", 600, None).await;
+    let before: Vec<String> = sorted(idp.iter().chain(&seeded).cloned().collect());
+    // Keeps two IdP members and 100 seeded ones, adds 600: 1,401 removals, 600 additions.
+    let target = sorted(
+        idp[..2]
+            .iter()
+            .chain(&seeded[..100])
+            .chain(&newcomers)
+            .cloned()
+            .collect(),
+    );
+    pump.poll_all().await.expect("stream");
+
+    // The PUT answers at once with the group as it now is: its new membership.
+    let started = Instant::now();
+    let (r, cost) = t
+        .measure(t.scim(
+            "PUT",
+            format!("/Groups/{gid}"),
+            Some(group_body("Everyone", &target)),
+        ))
+        .await;
+    let answered = started.elapsed();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(answered < Duration::from_secs(2), "{answered:?}");
+    assert!(cost.requests <= 30, "{cost:?}");
+    assert_eq!(member_ids(&r.body), target);
+    let job = pending_job(&t, &gid).await;
+    assert_eq!(job.kind, JobKind::Replace);
+    assert_eq!(job.target_members, target.len() as u64);
+    assert_eq!(member_items(&t, &gid).await, before, "nothing applied yet");
+
+    // GET shows the target at once; `excludedAttributes=members` none.
+    assert_eq!(t.members(&gid).await, target);
+    let bare = t
+        .scim(
+            "GET",
+            format!("/Groups/{gid}?excludedAttributes=members"),
+            None,
+        )
+        .await;
+    assert_eq!(bare.status, 200, "{}", bare.body);
+    assert!(bare.body.get("members").is_none(), "{}", bare.body);
+    // A user's groups and access follow the member items: they converge as chunks apply.
+    assert_eq!(t.roles(&accounts[2]).await, vec!["jira/user"]);
+    let log = t.log_messages(&format!("/events?scimId={gid}")).await;
+    assert!(
+        log[0].contains("is applied by an asynchronous job"),
+        "{log:?}"
+    );
+
+    // A worker with no budget applies one chunk and queues the job again.
+    let first_wakes = clean_up(&t, &mut pump, Duration::ZERO).await;
+    assert_eq!(first_wakes.len(), 1, "the PUT's job insert");
+    let after_one = member_items(&t, &gid).await;
+    let changed = before.iter().filter(|m| !after_one.contains(m)).count()
+        + after_one.iter().filter(|m| !before.contains(m)).count();
+    assert_eq!(changed, CLEANUP_CHUNK, "one chunk");
+    let job = pending_job(&t, &gid).await;
+    assert_eq!((job.chunks, job.state), (1, CleanupState::Queued));
+    assert!(job.cursor.is_some());
+
+    // Its successor resumes from the requeue's record and finishes.
+    let requeued = clean_up(&t, &mut pump, Duration::from_secs(120)).await;
+    assert_eq!(requeued.len(), 1, "the requeue: {requeued:?}");
+    assert_eq!(member_items(&t, &gid).await, target);
+    assert!(job_gone(&t, &gid).await);
+    assert_eq!(target_pages_left(&t, &gid).await, 0);
+    let group = t
+        .state
+        .store
+        .get_group(&t.directory_id, &gid)
+        .await
+        .expect("group")
+        .expect("the group");
+    assert!(!group.members_pending);
+    assert_eq!(t.members(&gid).await, target);
+    assert!(wakes(&t, &mut pump).await.is_empty());
+
+    // The removed IdP member lost the group and its role (E5); the kept ones did not.
+    assert_eq!(t.roles(&accounts[2]).await, Vec::<String>::new());
+    assert_eq!(t.roles(&accounts[0]).await, vec!["jira/user"]);
+    let gone = t.scim("GET", format!("/Users/{}", idp[2]), None).await;
+    assert_eq!(gone.body["groups"].as_array().map_or(0, Vec::len), 0);
+    let kept = t.scim("GET", format!("/Users/{}", idp[0]), None).await;
+    assert_eq!(kept.body["groups"][0]["value"], gid.as_str());
+    let revoked: Vec<String> = changes(&t)
+        .await
+        .into_iter()
+        .filter(|c| c.event == "access:revoked")
+        .map(|c| c.subject.id)
+        .collect();
+    assert_eq!(revoked, vec![accounts[2].clone()]);
+    let log = t
+        .log_messages(&format!("/events?scimId={gid}&limit=100"))
+        .await;
+    let finished: Vec<&String> = log.iter().filter(|m| m.contains("finished")).collect();
+    assert_eq!(
+        finished,
+        vec![&format!("Membership change of group 'Everyone' ({gid}) finished: 600 members added, 1401 removed, 1 accounts lost access.")]
+    );
+
+    // A replay of every record changes nothing.
+    let events_before = changes(&t).await.len();
+    let mut replay = first_wakes;
+    replay.extend(requeued);
+    let worker = CleanupService::new(t.state.store.clone(), Duration::from_secs(120));
+    assert!(worker
+        .handle_stream(&StreamEvent { records: replay })
+        .await
+        .batch_item_failures
+        .is_empty());
+    assert_eq!(changes(&t).await.len(), events_before);
+    assert_eq!(member_items(&t, &gid).await, target);
+    let log_again = t
+        .log_messages(&format!("/events?scimId={gid}&limit=100"))
+        .await;
+    assert_eq!(log_again.len(), log.len());
+}
+
+#[tokio::test]
+async fn g_a_change_while_a_membership_job_is_pending_supersedes_it_and_a_delete_still_works() {
+    let (t, mut pump) = stack().await;
+    let gid = t.create_group("Big", &[]).await;
+    let seeded = seed_users(&t, &gid, 600, Some(&gid)).await;
+    let others = seed_users(&t, "other", 700, None).await;
+    pump.poll_all().await.expect("stream");
+
+    let r = t
+        .scim("PUT", format!("/Groups/{gid}"), Some(group_body("Big", &others)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(pending_job(&t, &gid).await.version, 1);
+
+    // A second PUT while the job is pending replaces its target (no 409: the IdP's last
+    // word wins, as it would without a job).
+    let real = t.users("real", 1).await;
+    let second = sorted(
+        others[..350]
+            .iter()
+            .chain(&seeded[..10])
+            .chain(&real)
+            .cloned()
+            .collect(),
+    );
+    let r = t
+        .scim("PUT", format!("/Groups/{gid}"), Some(group_body("Big Renamed", &second)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(member_ids(&r.body), second);
+    assert_eq!(r.body["displayName"], "Big Renamed");
+    let job = pending_job(&t, &gid).await;
+    assert_eq!(
+        (job.version, job.generation, job.target_members),
+        (2, 1, 361)
+    );
+
+    // A PATCH while it is pending applies to the target (what the group shows).
+    let r = t
+        .scim(
+            "PATCH",
+            format!("/Groups/{gid}"),
+            Some(patch_op(json!([
+                {"op": "add", "path": "members", "value": [{"value": others[400]}]},
+                {"op": "remove", "path": format!("members[value eq \"{}\"]", second[second.len() - 1])}
+            ]))),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let mut expected: Vec<String> = second[..second.len() - 1].to_vec();
+    expected.push(others[400].clone());
+    let expected = sorted(expected);
+    assert_eq!(t.members(&gid).await, expected);
+    // A PATCH that changes nothing of the target writes nothing (L4).
+    let (r, cost) = t
+        .measure(t.scim(
+            "PATCH",
+            format!("/Groups/{gid}"),
+            Some(patch_op(json!([
+                {"op": "add", "path": "members", "value": [{"value": others[400]}]}
+            ]))),
+        ))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(cost.write_units, 0.0, "{cost:?}");
+
+    // A target user deleted before the job runs is not added back.
+    let deleted = real[0].clone();
+    assert!(expected.contains(&deleted));
+    let r = t.scim("DELETE", format!("/Users/{deleted}"), None).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let expected: Vec<String> = expected.into_iter().filter(|u| *u != deleted).collect();
+
+    // The records of the three writes wake one run of the job, on its last target.
+    let woken = clean_up(&t, &mut pump, Duration::from_secs(120)).await;
+    assert_eq!(woken.len(), 3, "{woken:?}");
+    assert_eq!(member_items(&t, &gid).await, expected);
+    assert!(job_gone(&t, &gid).await);
+    assert_eq!(target_pages_left(&t, &gid).await, 0);
+
+    // A DELETE while a job is pending turns it into the delete's clean-up.
+    let r = t
+        .scim("PUT", format!("/Groups/{gid}"), Some(group_body("Big", &others)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t.scim("DELETE", format!("/Groups/{gid}"), None).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    t.scim("GET", format!("/Groups/{gid}"), None)
+        .await
+        .assert_error(404, None);
+    assert_eq!(pending_job(&t, &gid).await.kind, JobKind::Delete);
+    assert_eq!(target_pages_left(&t, &gid).await, 0);
+    clean_up(&t, &mut pump, Duration::from_secs(120)).await;
+    assert_eq!(member_items_left(&t, &gid).await, 0);
+    assert!(job_gone(&t, &gid).await);
+}
+
+#[tokio::test]
+async fn g_a_put_within_the_threshold_is_still_applied_in_the_request() {
+    let (t, _pump) = stack().await;
+    let gid = t.create_group("Small", &[]).await;
+    seed_members(&t, &gid, 100).await;
+    let target = seed_users(&t, "small", ASYNC_CLEANUP_THRESHOLD - 100, None).await;
+    let r = t
+        .scim("PUT", format!("/Groups/{gid}"), Some(group_body("Small", &target)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(job_gone(&t, &gid).await);
+    assert_eq!(member_items(&t, &gid).await, target);
 }

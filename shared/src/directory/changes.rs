@@ -1075,6 +1075,7 @@ mod tests {
             last_modified: EARLIER.into(),
             org_group_id: Some(org_group.into()),
             held: false,
+            members_pending: false,
         }
     }
 

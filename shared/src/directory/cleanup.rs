@@ -1,6 +1,8 @@
 //! Big groups never outlive a request: the membership clean-up of a deleted group that has
 //! more members than one request removes comfortably runs asynchronously, in chunks, from
-//! a clean-up job item (docs/DECISIONS.md, "Big groups").
+//! a clean-up job item (docs/DECISIONS.md, "Big groups"). So does a PUT (or PATCH
+//! `replace` of `members`) whose membership change is that big: a job of kind
+//! [`JobKind::Replace`] brings the member items to a target membership stored beside it.
 //!
 //! The request's transaction deletes the group (it disappears from every read at once:
 //! reads of memberships keep only groups that exist) and writes the job. The job's stream
@@ -16,6 +18,59 @@ use super::context::{Ids, WriteContext};
 use super::groups::display_name;
 use super::model::{EventRecord, GroupRecord, OrgGroupRecord, Outcome};
 use super::plan::{Condition, Plan, Record, Write, MAX_PART_ACTIONS};
+
+/// What a job does to the group's member items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum JobKind {
+    /// The group is deleted: every member item goes.
+    #[default]
+    Delete,
+    /// The group's membership is replaced: the member items become the job's target
+    /// (its [`JobPageRecord`]s), members not in it removed, target users not yet members
+    /// added.
+    Replace,
+}
+
+/// Bytes of user ids per target page item: DynamoDB's item limit is 400 KB (names and
+/// values), so a page keeps 100 KB for its key, its JSON and any id's length. A request
+/// body is at most 1 MiB (`MAX_PAYLOAD_BYTES`), so a PUT's target takes at most 4 pages.
+pub const JOB_PAGE_BYTES: usize = 300_000;
+
+/// Target pages one job may have: the request writes them in one transaction with the
+/// group, and a transaction holds at most 4 MB. 10 pages (3 MB, about 75,000 ids) leave
+/// room for the rest of it; a bigger target is refused.
+pub const MAX_JOB_PAGES: usize = 10;
+
+/// One page of a replace job's target membership, in the group's partition
+/// (`CLEANUP#PAGE#0000`, ...): ids sorted, pages in id order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobPageRecord {
+    pub directory_id: String,
+    pub group_id: String,
+    pub page: u32,
+    pub user_ids: Vec<String>,
+}
+
+/// `target` (sorted, unique) cut into pages of at most [`JOB_PAGE_BYTES`] of ids.
+pub fn target_pages(target: &[String]) -> Vec<Vec<String>> {
+    let mut pages: Vec<Vec<String>> = Vec::new();
+    let mut bytes = 0;
+    for id in target {
+        // The id, its quotes and its comma in the page's JSON.
+        let size = id.len() + 3;
+        match pages.last_mut() {
+            Some(page) if bytes + size <= JOB_PAGE_BYTES => page.push(id.clone()),
+            _ => {
+                pages.push(vec![id.clone()]);
+                bytes = 0;
+            }
+        }
+        bytes += size;
+    }
+    pages
+}
 
 /// A group with more members than this is cleaned up asynchronously (DELETE); up to it,
 /// the request removes every member item itself (at most 6 transactions, well under a
@@ -81,6 +136,24 @@ pub struct CleanupJobRecord {
     #[serde(default)]
     pub chunks: u64,
     pub version: u64,
+    /// What the job does; a job written before replace jobs existed is a delete.
+    #[serde(default)]
+    pub kind: JobKind,
+    /// Replace: the target's size and pages (`JobPageRecord`s 0..target_pages).
+    #[serde(default)]
+    pub target_members: u64,
+    #[serde(default)]
+    pub target_pages: u32,
+    /// Replace: bumped when a later request replaces the target (a worker holding the
+    /// target of an older generation reads it again and starts over from the first id).
+    #[serde(default)]
+    pub generation: u64,
+    /// Replace: every user id up to this one is settled (member iff in the target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Replace: member items added so far.
+    #[serde(default)]
+    pub added: u64,
 }
 
 impl CleanupJobRecord {
@@ -107,6 +180,64 @@ impl CleanupJobRecord {
             accounts_lost: 0,
             chunks: 0,
             version: 1,
+            kind: JobKind::Delete,
+            target_members: 0,
+            target_pages: 0,
+            generation: 0,
+            cursor: None,
+            added: 0,
+        }
+    }
+
+    /// The job a big membership change writes: `group` is the group as the request writes
+    /// it, `target` its new membership in `pages`. A job still pending (`superseded`) is
+    /// replaced in place: its version goes on (a worker on it loses its race and reloads),
+    /// its generation too (the worker reads the new target and starts over).
+    pub fn for_replaced_membership(
+        ctx: &WriteContext,
+        group: &GroupRecord,
+        target_members: usize,
+        pages: usize,
+        superseded: Option<&CleanupJobRecord>,
+    ) -> Self {
+        let mut job = CleanupJobRecord::for_deleted_group(ctx, group, None);
+        job.kind = JobKind::Replace;
+        job.target_members = target_members as u64;
+        job.target_pages = u32::try_from(pages).unwrap_or(u32::MAX);
+        if let Some(old) = superseded {
+            job.version = old.version + 1;
+            job.generation = old.generation + 1;
+        }
+        job
+    }
+
+    /// The writes of this job's target: its pages, and the deletes of an older target's
+    /// pages past them.
+    pub fn page_writes(&self, pages: Vec<Vec<String>>, old_pages: u32) -> Vec<Write> {
+        let count = pages.len() as u32;
+        let mut writes: Vec<Write> = pages
+            .into_iter()
+            .enumerate()
+            .map(|(i, user_ids)| {
+                Write::Put(
+                    Record::JobPage(self.page(i as u32, user_ids)),
+                    Condition::Always,
+                )
+            })
+            .collect();
+        writes.extend(
+            (count..old_pages)
+                .map(|i| Write::Delete(Record::JobPage(self.page(i, Vec::new())), Condition::Always)),
+        );
+        writes
+    }
+
+    fn page(&self, page: u32, user_ids: Vec<String>) -> JobPageRecord {
+        JobPageRecord {
+            directory_id: self.directory_id.clone(),
+            group_id: self.group_id.clone(),
+            page,
+            user_ids,
         }
     }
 
@@ -121,6 +252,7 @@ impl CleanupJobRecord {
             last_modified: self.created.clone(),
             org_group_id: self.group_org_group_id.clone(),
             held: self.group_held,
+            members_pending: false,
         }
     }
 
@@ -140,7 +272,10 @@ impl CleanupJobRecord {
             idp: self.idp.clone(),
             request_id: self.request_id.clone(),
             now,
-            operation: format!("clean-up of group {}", self.group_id),
+            operation: match self.kind {
+                JobKind::Delete => format!("clean-up of group {}", self.group_id),
+                JobKind::Replace => format!("membership change of group {}", self.group_id),
+            },
             quirks: Vec::new(),
             ids: Ids::random(),
         }
@@ -155,9 +290,13 @@ impl CleanupJobRecord {
     }
 
     fn event(&self, ctx: &WriteContext, message: String) -> EventRecord {
+        let outcome = match self.kind {
+            JobKind::Delete => Outcome::Deleted,
+            JobKind::Replace => Outcome::Updated,
+        };
         EventRecord {
             scim_id: Some(self.group_id.clone()),
-            ..ctx.event(Outcome::Deleted, message)
+            ..ctx.event(outcome, message)
         }
     }
 }
@@ -214,34 +353,190 @@ pub fn count_accounts_lost(plan: &mut Plan, accounts_lost: u64) {
     }
 }
 
-/// No member left: the job goes, and the log says what the clean-up did.
+/// No member left to remove (delete) or nothing left to settle (replace): the job goes,
+/// with a replace job's target pages, and the log says what the job did. A replaced
+/// group's pending mark goes with them: its member items are now what it shows.
 pub fn plan_cleanup_finish(ctx: &WriteContext, job: &CleanupJobRecord) -> Plan {
     let mut plan = Plan::default();
     plan.delete(
         Record::CleanupJob(job.clone()),
         Condition::Version(job.version),
     );
-    plan.event(job.event(
-        ctx,
-        format!(
+    let message = match job.kind {
+        JobKind::Delete => format!(
             "Clean-up of group '{}' ({}) finished: {} memberships removed, {} accounts lost access.",
             job.name(),
             job.group_id,
             job.removed,
             job.accounts_lost
         ),
+        JobKind::Replace => {
+            plan.writes
+                .extend(job.page_writes(Vec::new(), job.target_pages));
+            plan.writes.push(Write::SettleGroup {
+                directory_id: job.directory_id.clone(),
+                group_id: job.group_id.clone(),
+                last_modified: ctx.now.clone(),
+            });
+            format!(
+                "Membership change of group '{}' ({}) finished: {} members added, {} removed, {} accounts lost access.",
+                job.name(),
+                job.group_id,
+                job.added,
+                job.removed,
+                job.accounts_lost
+            )
+        }
+    };
+    plan.event(job.event(ctx, message));
+    plan
+}
+
+/// One step of a replace job: the member items to add and remove among the ids after its
+/// cursor, at most [`CLEANUP_CHUNK`] of them, and how far that settles.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplaceStep {
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+    /// Every id up to this one is settled once the step applies.
+    pub cursor: Option<String>,
+    /// Nothing is left to settle after the step: the job finishes.
+    pub done: bool,
+}
+
+impl ReplaceStep {
+    pub fn len(&self) -> usize {
+        self.add.len() + self.remove.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `next`, the step after this one, taken into this one.
+    pub fn extend(&mut self, next: ReplaceStep) {
+        self.add.extend(next.add);
+        self.remove.extend(next.remove);
+        self.cursor = next.cursor;
+        self.done = next.done;
+    }
+}
+
+/// The next step of a replace job, of at most `room` writes. `target` is its target
+/// membership, sorted; `members` the group's member ids after `cursor`, in id order (one
+/// page), `more` whether the group has members after them. Both are walked together up to
+/// the page's last id (or to the end when the page is the last): a member not in the target
+/// is removed, a target id not a member is added. Pure: the same inputs give the same step, so a replay settles the
+/// same ids.
+pub fn next_replace_step(
+    target: &[String],
+    cursor: Option<&str>,
+    members: &[String],
+    more: bool,
+    room: usize,
+) -> ReplaceStep {
+    let upper: Option<&str> = if more {
+        members.last().map(String::as_str)
+    } else {
+        None
+    };
+    let start = cursor.map_or(0, |c| target.partition_point(|t| t.as_str() <= c));
+    let mut targets = target[start..]
+        .iter()
+        .take_while(|t| upper.is_none_or(|u| t.as_str() <= u))
+        .peekable();
+    let mut members = members.iter().peekable();
+    let mut step = ReplaceStep {
+        cursor: cursor.map(str::to_string),
+        ..ReplaceStep::default()
+    };
+    loop {
+        if step.len() >= room {
+            return step;
+        }
+        let settled = match (targets.peek(), members.peek()) {
+            (None, None) => break,
+            (Some(t), Some(m)) if t == m => {
+                members.next();
+                targets.next()
+            }
+            (Some(t), Some(m)) if t > m => {
+                step.remove.push((*m).clone());
+                members.next()
+            }
+            (Some(t), _) => {
+                step.add.push((*t).clone());
+                targets.next()
+            }
+            (None, Some(m)) => {
+                step.remove.push((*m).clone());
+                members.next()
+            }
+        };
+        step.cursor = settled.cloned();
+    }
+    match upper {
+        Some(u) => step.cursor = Some(u.to_string()),
+        None => step.done = true,
+    }
+    step
+}
+
+/// One step of a replace job applied: `add` (the step's additions that are still users of
+/// the directory) and the step's removals, the job's progress and cursor advanced under
+/// its version, and a log event. The group is read by the access world as it is now (it
+/// exists, unlike a deleted group's).
+pub fn plan_replace_chunk(
+    ctx: &WriteContext,
+    job: &CleanupJobRecord,
+    step: &ReplaceStep,
+    add: &[String],
+) -> Plan {
+    let mut plan = Plan::default();
+    let member = |user_id: &String| Record::Member {
+        directory_id: job.directory_id.clone(),
+        group_id: job.group_id.clone(),
+        user_id: user_id.clone(),
+    };
+    for user_id in add {
+        plan.put(member(user_id), Condition::Always);
+    }
+    for user_id in &step.remove {
+        plan.delete(member(user_id), Condition::Always);
+    }
+    let mut next = job.next(CleanupState::Running);
+    next.added += add.len() as u64;
+    next.removed += step.remove.len() as u64;
+    next.chunks += 1;
+    next.cursor = step.cursor.clone();
+    plan.put(
+        Record::CleanupJob(next.clone()),
+        Condition::Version(job.version),
+    );
+    plan.event(job.event(
+        ctx,
+        format!(
+            "Membership change of group '{}': added {} and removed {} members ({} added, {} removed so far).",
+            job.name(),
+            add.len(),
+            step.remove.len(),
+            next.added,
+            next.removed
+        ),
     ));
     plan
 }
 
 /// The worker's time budget ran out: the job goes back to `queued`, whose stream record
-/// wakes the next worker where this one stopped.
-pub fn plan_cleanup_requeue(job: &CleanupJobRecord) -> Plan {
+/// wakes the next worker where this one stopped. `cursor` is how far a replace job's
+/// worker read without anything to write (what it settled is not read again).
+pub fn plan_cleanup_requeue(job: &CleanupJobRecord, cursor: Option<String>) -> Plan {
     let mut plan = Plan::default();
-    plan.put(
-        Record::CleanupJob(job.next(CleanupState::Queued)),
-        Condition::Version(job.version),
-    );
+    let mut next = job.next(CleanupState::Queued);
+    if job.kind == JobKind::Replace {
+        next.cursor = cursor;
+    }
+    plan.put(Record::CleanupJob(next), Condition::Version(job.version));
     plan
 }
 
@@ -284,6 +579,7 @@ mod tests {
             last_modified: "t".into(),
             org_group_id: Some("og".into()),
             held: false,
+            members_pending: false,
         }
     }
 
@@ -383,7 +679,7 @@ mod tests {
 
     #[test]
     fn a_requeue_only_wakes_the_next_worker() {
-        let plan = plan_cleanup_requeue(&job());
+        let plan = plan_cleanup_requeue(&job(), None);
         let (next, cond) = job_put(&plan);
         assert_eq!(cond, Condition::Version(1));
         assert_eq!((next.state, next.version), (CleanupState::Queued, 2));

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::cleanup::{CleanupJobRecord, ASYNC_CLEANUP_THRESHOLD};
+use super::cleanup::{target_pages, CleanupJobRecord, ASYNC_CLEANUP_THRESHOLD, MAX_JOB_PAGES};
 use super::context::WriteContext;
 use super::model::{
     ConflictRecord, GroupRecord, GroupRef, Guard, ManagedBy, OrgGroupRecord, Outcome,
@@ -197,6 +197,7 @@ pub fn plan_group_create(
         last_modified: ctx.now.clone(),
         org_group_id: None,
         held: false,
+        members_pending: false,
     };
     if let Some(owner) = &state.name_owner {
         let e = ScimError::uniqueness(format!(
@@ -382,6 +383,108 @@ pub fn plan_group_change(
     })
 }
 
+/// What a membership change too big for one request replaces the group's membership with:
+/// the target, and what the request knew of the change (`known`: the net change when the
+/// request read the whole current membership; `None` when the group has more members than
+/// it reads).
+#[derive(Debug, Clone)]
+pub struct MembershipLater<'a> {
+    /// The new membership, sorted and unique (user ids checked to exist, G6).
+    pub target: &'a [String],
+    pub known: Option<&'a MemberChange>,
+    /// The replace job still pending on the group, if any: the new job replaces it.
+    pub pending: Option<&'a CleanupJobRecord>,
+}
+
+/// PUT (or PATCH `replace` of `members`) whose membership change is past
+/// `ASYNC_CLEANUP_THRESHOLD`: the document changes as in [`plan_group_change`] (its name
+/// guard, G1-G3), the group is written with its pending mark, and the membership change is
+/// left to a replace job written in the same transaction with its target pages
+/// (`directory::cleanup`). The group shows the target at once; its member items (what a
+/// user's `groups` and access derive from) converge as the job's chunks apply.
+pub fn plan_group_change_later(
+    ctx: &WriteContext,
+    group: &GroupRecord,
+    new_doc: Option<Value>,
+    rename: &GroupNameState,
+    linked_org_group: Option<&OrgGroupRecord>,
+    later: &MembershipLater<'_>,
+) -> Result<GroupDecision, Refusal> {
+    let pages = target_pages(later.target);
+    if pages.len() > MAX_JOB_PAGES {
+        let e = ScimError::invalid_value(format!(
+            "a group's membership is limited to {} pages of ids ({} members asked)",
+            MAX_JOB_PAGES,
+            later.target.len()
+        ));
+        return Err(refuse(ctx, group, e));
+    }
+    let mut d = plan_group_change(
+        ctx,
+        group,
+        new_doc,
+        rename,
+        linked_org_group,
+        &MemberChange::default(),
+    )?;
+    d.group.members_pending = true;
+    let put = d.plan.writes.iter_mut().find_map(|w| match w {
+        Write::Put(Record::Group(g), _) => Some(g),
+        _ => None,
+    });
+    match put {
+        Some(g) => g.members_pending = true,
+        // Only the membership changes: the group is still written, at its version, for its
+        // pending mark (a direct member write racing with it then loses, see `TouchGroup`).
+        None => {
+            d.plan.put(
+                Record::Group(d.group.clone()),
+                Condition::Version(group.version),
+            );
+            d.plan.prior(Record::Group(group.clone()));
+        }
+    }
+    let change = match later.known {
+        Some(c) => format!("{} removals / {} additions", c.removed.len(), c.added.len()),
+        None => format!(
+            "more than {ASYNC_CLEANUP_THRESHOLD} members to {} members",
+            later.target.len()
+        ),
+    };
+    let held = if group.held {
+        " (recorded; held, not applied)"
+    } else {
+        ""
+    };
+    let sentence = format!(
+        "Its membership change of {change}{held} is applied by an asynchronous job, which logs its progress and its end; the group shows its new membership now."
+    );
+    for w in d.plan.writes.iter_mut() {
+        if let Write::Put(Record::Event(e), _) = w {
+            e.message = [e.message.as_str(), sentence.as_str()]
+                .iter()
+                .filter(|m| !m.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
+    }
+    let job = CleanupJobRecord::for_replaced_membership(
+        ctx,
+        &d.group,
+        later.target.len(),
+        pages.len(),
+        later.pending,
+    );
+    let old_pages = later.pending.map_or(0, |j| j.target_pages);
+    d.plan.writes.extend(job.page_writes(pages, old_pages));
+    let cond = later
+        .pending
+        .map_or(Condition::Absent, |j| Condition::Version(j.version));
+    d.plan.put(Record::CleanupJob(job), cond);
+    Ok(d)
+}
+
 fn rename_guards(ctx: &WriteContext, plan: &mut Plan, group: &GroupRecord, old: &str, new: &str) {
     plan.put(
         Record::Guard(
@@ -463,25 +566,33 @@ pub fn plan_group_delete(
 /// (`cleanup::ASYNC_CLEANUP_THRESHOLD`): the group, its guard and its attachment go in one
 /// transaction as for any delete, so it disappears from every read at once, and its member
 /// items are left to the clean-up job written in the same transaction.
+///
+/// A replace job still pending on the group (`pending`) becomes the delete's clean-up job
+/// (under its version: a worker on it loses its race and reloads), its target pages go.
 pub fn plan_group_delete_later(
     ctx: &WriteContext,
     group: &GroupRecord,
     linked_org_group: Option<&OrgGroupRecord>,
     stale_admin_members: &[String],
+    pending: Option<&CleanupJobRecord>,
 ) -> GroupDecision {
     let message = format!(
         "Deleted SCIM group '{}'; its memberships (more than {ASYNC_CLEANUP_THRESHOLD}) are removed by an asynchronous clean-up, which logs its progress and its end.",
         display_name(&group.doc)
     );
     let mut d = plan_group_removal(ctx, group, linked_org_group, stale_admin_members, message);
-    d.plan.put(
-        Record::CleanupJob(CleanupJobRecord::for_deleted_group(
-            ctx,
-            group,
-            linked_org_group,
-        )),
-        Condition::Absent,
-    );
+    let mut job = CleanupJobRecord::for_deleted_group(ctx, group, linked_org_group);
+    let cond = match pending {
+        Some(old) => {
+            d.plan
+                .writes
+                .extend(old.page_writes(Vec::new(), old.target_pages));
+            job.version = old.version + 1;
+            Condition::Version(old.version)
+        }
+        None => Condition::Absent,
+    };
+    d.plan.put(Record::CleanupJob(job), cond);
     d
 }
 
@@ -595,6 +706,7 @@ mod tests {
             last_modified: EARLIER.into(),
             org_group_id: org_group_id.map(str::to_string),
             held,
+            members_pending: false,
         }
     }
 

@@ -74,6 +74,7 @@ impl CleanupService {
                     directory = %directory_id,
                     group = %group_id,
                     removed = run.removed,
+                    added = run.added,
                     chunks = run.chunks,
                     finished = run.end == CleanupEnd::Finished,
                     "group clean-up ran"

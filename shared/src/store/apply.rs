@@ -104,8 +104,26 @@ fn transact_item(store: &Store, write: &Write) -> Result<TransactWriteItem, Stor
                 .table_name(store.table())
                 .set_key(Some(key_map(keys::group(directory_id, group_id))))
                 // The group must still exist: an update would otherwise create a stub item.
-                .condition_expression("attribute_exists(pk)")
+                // A group whose membership a replace job is changing takes no direct member
+                // writes: the request lost its race with the job's request and reloads.
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(membersPending)")
                 .update_expression("SET lastModified = :lm ADD version :one")
+                .expression_attribute_values(":lm", AttributeValue::S(last_modified.clone()))
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .build()
+                .map_err(build_err)?;
+            Ok(TransactWriteItem::builder().update(update).build())
+        }
+        Write::SettleGroup {
+            directory_id,
+            group_id,
+            last_modified,
+        } => {
+            let update = Update::builder()
+                .table_name(store.table())
+                .set_key(Some(key_map(keys::group(directory_id, group_id))))
+                .condition_expression("attribute_exists(pk)")
+                .update_expression("SET lastModified = :lm REMOVE membersPending ADD version :one")
                 .expression_attribute_values(":lm", AttributeValue::S(last_modified.clone()))
                 .expression_attribute_values(":one", AttributeValue::N("1".into()))
                 .build()

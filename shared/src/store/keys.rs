@@ -161,6 +161,15 @@ pub fn member(directory_id: &str, group_id: &str, user_id: &str) -> (String, Str
 pub fn cleanup_job(directory_id: &str, group_id: &str) -> (String, String) {
     (group_partition(directory_id, group_id), "CLEANUP".into())
 }
+/// A page of a replace job's target membership: after the job's `CLEANUP` item, before the
+/// group's `GROUP` item and its `MEMBER#` items, so no members query reads it.
+pub const JOB_PAGE_PREFIX: &str = "CLEANUP#PAGE#";
+pub fn job_page(directory_id: &str, group_id: &str, page: u32) -> (String, String) {
+    (
+        group_partition(directory_id, group_id),
+        format!("{JOB_PAGE_PREFIX}{page:04}"),
+    )
+}
 /// GSI1 partition of a user's memberships (its `groups` attribute, its deletion).
 pub fn groups_of_user(directory_id: &str, user_id: &str) -> String {
     format!("DIR#{directory_id}#USERGROUPS#{user_id}")
