@@ -685,4 +685,161 @@ mod tests {
         assert_eq!((next.state, next.version), (CleanupState::Queued, 2));
         assert_eq!(plan.events().count(), 0);
     }
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn replace_job() -> CleanupJobRecord {
+        CleanupJobRecord::for_replaced_membership(&ctx(), &group(), 3, 1, None)
+    }
+
+    #[test]
+    fn a_replace_step_removes_members_not_in_the_target_and_adds_the_missing_ones() {
+        let step = next_replace_step(
+            &ids(&["a", "c", "e"]),
+            None,
+            &ids(&["b", "c", "d"]),
+            false,
+            CLEANUP_CHUNK,
+        );
+        assert_eq!(step.add, ids(&["a", "e"]));
+        assert_eq!(step.remove, ids(&["b", "d"]));
+        assert!(step.done);
+    }
+
+    #[test]
+    fn a_replace_step_settles_only_up_to_the_last_member_read_when_more_follow() {
+        // Members after "c" are not read yet: "d" may be one, so it is not added yet.
+        let step = next_replace_step(&ids(&["a", "d"]), None, &ids(&["b", "c"]), true, 60);
+        assert_eq!((step.add, step.remove), (ids(&["a"]), ids(&["b", "c"])));
+        assert_eq!((step.cursor.as_deref(), step.done), (Some("c"), false));
+        // The next step starts past the cursor.
+        let next = next_replace_step(&ids(&["a", "d"]), Some("c"), &[], false, 60);
+        assert_eq!((next.add, next.remove, next.done), (ids(&["d"]), vec![], true));
+    }
+
+    #[test]
+    fn a_replace_step_stops_at_its_room_and_its_cursor_is_the_last_id_it_settled() {
+        let target: Vec<String> = (0..100).map(|i| format!("u{i:03}")).collect();
+        let step = next_replace_step(&target, None, &[], false, CLEANUP_CHUNK);
+        assert_eq!(step.add.len(), CLEANUP_CHUNK);
+        assert_eq!(step.cursor.as_deref(), Some("u059"));
+        assert!(!step.done);
+        let rest = next_replace_step(&target, step.cursor.as_deref(), &[], false, CLEANUP_CHUNK);
+        assert_eq!(rest.add.len(), 40);
+        assert_eq!(rest.add[0], "u060");
+        assert!(rest.done);
+    }
+
+    #[test]
+    fn a_replace_step_over_an_unchanged_membership_writes_nothing() {
+        let same = ids(&["a", "b"]);
+        let step = next_replace_step(&same, None, &same, false, CLEANUP_CHUNK);
+        assert!(step.is_empty() && step.done);
+    }
+
+    #[test]
+    fn target_pages_stay_under_the_item_limit_and_keep_every_id_in_order() {
+        let target: Vec<String> = (0..20_000)
+            .map(|i| format!("{i:08}-0000-0000-0000-000000000000"))
+            .collect();
+        let pages = target_pages(&target);
+        assert_eq!(pages.len(), 3);
+        for p in &pages {
+            let bytes = serde_json::to_string(p).unwrap().len();
+            assert!(bytes <= JOB_PAGE_BYTES + 2, "{bytes}");
+        }
+        assert_eq!(pages.concat(), target);
+        assert!(target_pages(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_replace_chunk_writes_its_members_and_cursor_under_the_job_version() {
+        let step = ReplaceStep {
+            add: ids(&["a", "gone"]),
+            remove: ids(&["b"]),
+            cursor: Some("c".into()),
+            done: false,
+        };
+        // "gone" was deleted since the request: not added back.
+        let plan = plan_replace_chunk(&ctx(), &replace_job(), &step, &ids(&["a"]));
+        let puts = plan
+            .writes
+            .iter()
+            .filter(|w| matches!(w, Write::Put(Record::Member { .. }, _)))
+            .count();
+        let dels = plan
+            .writes
+            .iter()
+            .filter(|w| matches!(w, Write::Delete(Record::Member { .. }, _)))
+            .count();
+        assert_eq!((puts, dels), (1, 1));
+        let (next, cond) = job_put(&plan);
+        assert_eq!(cond, Condition::Version(1));
+        assert_eq!(
+            (next.added, next.removed, next.cursor.as_deref()),
+            (1, 1, Some("c"))
+        );
+        let e = plan.events().next().unwrap();
+        assert_eq!(e.outcome, Outcome::Updated);
+    }
+
+    #[test]
+    fn a_replace_finish_deletes_the_job_and_its_pages_and_settles_the_group() {
+        let mut j = CleanupJobRecord::for_replaced_membership(&ctx(), &group(), 9_000, 2, None);
+        j.added = 9_000;
+        j.removed = 1_500;
+        j.version = 7;
+        let plan = plan_cleanup_finish(&ctx(), &j);
+        assert!(matches!(
+            &plan.writes[0],
+            Write::Delete(Record::CleanupJob(_), Condition::Version(7))
+        ));
+        let pages: Vec<u32> = plan
+            .writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Delete(Record::JobPage(p), _) => Some(p.page),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(pages, vec![0, 1]);
+        assert!(plan
+            .writes
+            .iter()
+            .any(|w| matches!(w, Write::SettleGroup { group_id, .. } if group_id == "g")));
+        assert_eq!(
+            plan.events().next().unwrap().message,
+            "Membership change of group 'Engineering' (g) finished: 9000 members added, 1500 removed, 0 accounts lost access."
+        );
+    }
+
+    #[test]
+    fn a_requeue_keeps_a_replace_jobs_cursor() {
+        let plan = plan_cleanup_requeue(&replace_job(), Some("k".into()));
+        let (next, _) = job_put(&plan);
+        assert_eq!(next.cursor.as_deref(), Some("k"));
+        let plan = plan_cleanup_requeue(&job(), Some("k".into()));
+        assert_eq!(job_put(&plan).0.cursor, None, "a delete job has no cursor");
+    }
+
+    #[test]
+    fn a_superseding_job_moves_its_version_and_generation_and_drops_surplus_pages() {
+        let mut old = replace_job();
+        old.version = 5;
+        old.target_pages = 3;
+        let new = CleanupJobRecord::for_replaced_membership(&ctx(), &group(), 10, 1, Some(&old));
+        assert_eq!((new.version, new.generation, new.cursor.clone()), (6, 1, None));
+        let writes = new.page_writes(vec![ids(&["a"])], old.target_pages);
+        let kinds: Vec<(bool, u32)> = writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Put(Record::JobPage(p), _) => Some((true, p.page)),
+                Write::Delete(Record::JobPage(p), _) => Some((false, p.page)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(kinds, vec![(true, 0), (false, 1), (false, 2)]);
+    }
 }

@@ -1262,6 +1262,155 @@ mod tests {
         assert!(e.message.contains("held, not applied"), "{}", e.message);
     }
 
+    // ---- big membership changes (issue 12) ----
+
+    fn later_of<'a>(
+        target: &'a [String],
+        known: Option<&'a MemberChange>,
+        pending: Option<&'a CleanupJobRecord>,
+    ) -> MembershipLater<'a> {
+        MembershipLater {
+            target,
+            known,
+            pending,
+        }
+    }
+
+    fn job_write(plan: &Plan) -> (&CleanupJobRecord, &Condition) {
+        plan.writes
+            .iter()
+            .find_map(|w| match w {
+                Write::Put(Record::CleanupJob(j), c) => Some((j, c)),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn g6_big_membership_change_writes_the_group_pending_and_a_replace_job_with_its_pages() {
+        let g = group("Engineering", Some("og-1"), false);
+        let target: Vec<String> = (0..600).map(|i| format!("u{i:04}")).collect();
+        let known = MemberChange {
+            added: target.clone(),
+            removed: members(&["x"]),
+        };
+        let d = plan_group_change_later(
+            &gctx(),
+            &g,
+            None,
+            &GroupNameState::default(),
+            None,
+            &later_of(&target, Some(&known), None),
+        )
+        .unwrap();
+        assert_one_write_per_item(&d.plan);
+        // No member item in the request: the job writes them.
+        assert!(member_ids(puts(&d.plan)).is_empty());
+        assert!(member_ids(deletes(&d.plan)).is_empty());
+        let (put, cond) = group_put(&d.plan).expect("the group, for its pending mark");
+        assert!(put.members_pending && d.group.members_pending);
+        assert_eq!(*cond, Condition::Version(g.version));
+        let (job, cond) = job_write(&d.plan);
+        assert_eq!(*cond, Condition::Absent);
+        assert_eq!(
+            (job.kind, job.target_members, job.target_pages),
+            (crate::directory::cleanup::JobKind::Replace, 600, 1)
+        );
+        let e = only_event(&d.plan);
+        assert!(
+            e.message
+                .contains("membership change of 1 removals / 600 additions is applied by an asynchronous job"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn g1_big_membership_change_with_a_rename_keeps_the_name_guard_logic() {
+        let g = group("Engineering", Some("og-1"), false);
+        let target = members(&["u1"]);
+        let taken = GroupNameState {
+            name_owner: Some("other".into()),
+            org_group: None,
+        };
+        let r = plan_group_change_later(
+            &gctx(),
+            &g,
+            Some(group_doc("Sales")),
+            &taken,
+            Some(&linked_og()),
+            &later_of(&target, None, None),
+        );
+        assert_refused_409(r);
+        let d = plan_group_change_later(
+            &gctx(),
+            &g,
+            Some(group_doc("Sales")),
+            &GroupNameState::default(),
+            Some(&linked_og()),
+            &later_of(&target, None, None),
+        )
+        .unwrap();
+        let sales = group_name_guard("sales");
+        assert!(guard_puts(&d.plan).iter().any(|(g, _, _)| **g == sales));
+        assert!(group_put(&d.plan).unwrap().0.members_pending);
+        assert!(only_event(&d.plan)
+            .message
+            .contains("more than 500 members to 1 members"));
+    }
+
+    #[test]
+    fn g6_a_change_while_a_job_is_pending_replaces_it_under_its_version() {
+        let mut g = group("Engineering", None, false);
+        g.members_pending = true;
+        let mut old = CleanupJobRecord::for_replaced_membership(&gctx(), &g, 20_000, 3, None);
+        old.version = 4;
+        let target = members(&["u1", "u2"]);
+        let d = plan_group_change_later(
+            &gctx(),
+            &g,
+            None,
+            &GroupNameState::default(),
+            None,
+            &later_of(&target, None, Some(&old)),
+        )
+        .unwrap();
+        assert_one_write_per_item(&d.plan);
+        let (job, cond) = job_write(&d.plan);
+        assert_eq!(*cond, Condition::Version(4));
+        assert_eq!((job.version, job.generation, job.target_pages), (5, 1, 1));
+        let dropped = d
+            .plan
+            .writes
+            .iter()
+            .filter(|w| matches!(w, Write::Delete(Record::JobPage(_), _)))
+            .count();
+        assert_eq!(dropped, 2, "the old target's surplus pages");
+    }
+
+    #[test]
+    fn g6_a_delete_while_a_replace_job_is_pending_turns_it_into_the_clean_up() {
+        let mut g = group("Engineering", None, false);
+        g.members_pending = true;
+        let mut old = CleanupJobRecord::for_replaced_membership(&gctx(), &g, 9_000, 2, None);
+        old.version = 3;
+        let d = plan_group_delete_later(&gctx(), &g, None, &[], Some(&old));
+        assert_one_write_per_item(&d.plan);
+        let (job, cond) = job_write(&d.plan);
+        assert_eq!(*cond, Condition::Version(3));
+        assert_eq!(
+            (job.kind, job.version),
+            (crate::directory::cleanup::JobKind::Delete, 4)
+        );
+        let dropped = d
+            .plan
+            .writes
+            .iter()
+            .filter(|w| matches!(w, Write::Delete(Record::JobPage(_), _)))
+            .count();
+        assert_eq!(dropped, 2);
+    }
+
     // ---- delete ----
 
     #[test]
