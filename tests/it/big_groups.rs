@@ -556,7 +556,11 @@ async fn g_a_change_while_a_membership_job_is_pending_supersedes_it_and_a_delete
     pump.poll_all().await.expect("stream");
 
     let r = t
-        .scim("PUT", format!("/Groups/{gid}"), Some(group_body("Big", &others)))
+        .scim(
+            "PUT",
+            format!("/Groups/{gid}"),
+            Some(group_body("Big", &others)),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(pending_job(&t, &gid).await.version, 1);
@@ -573,7 +577,11 @@ async fn g_a_change_while_a_membership_job_is_pending_supersedes_it_and_a_delete
             .collect(),
     );
     let r = t
-        .scim("PUT", format!("/Groups/{gid}"), Some(group_body("Big Renamed", &second)))
+        .scim(
+            "PUT",
+            format!("/Groups/{gid}"),
+            Some(group_body("Big Renamed", &second)),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(member_ids(&r.body), second);
@@ -629,7 +637,11 @@ async fn g_a_change_while_a_membership_job_is_pending_supersedes_it_and_a_delete
 
     // A DELETE while a job is pending turns it into the delete's clean-up.
     let r = t
-        .scim("PUT", format!("/Groups/{gid}"), Some(group_body("Big", &others)))
+        .scim(
+            "PUT",
+            format!("/Groups/{gid}"),
+            Some(group_body("Big", &others)),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = t.scim("DELETE", format!("/Groups/{gid}"), None).await;
@@ -651,7 +663,11 @@ async fn g_a_put_within_the_threshold_is_still_applied_in_the_request() {
     seed_members(&t, &gid, 100).await;
     let target = seed_users(&t, "small", ASYNC_CLEANUP_THRESHOLD - 100, None).await;
     let r = t
-        .scim("PUT", format!("/Groups/{gid}"), Some(group_body("Small", &target)))
+        .scim(
+            "PUT",
+            format!("/Groups/{gid}"),
+            Some(group_body("Small", &target)),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(job_gone(&t, &gid).await);

@@ -226,8 +226,9 @@ impl CleanupJobRecord {
             })
             .collect();
         writes.extend(
-            (count..old_pages)
-                .map(|i| Write::Delete(Record::JobPage(self.page(i, Vec::new())), Condition::Always)),
+            (count..old_pages).map(|i| {
+                Write::Delete(Record::JobPage(self.page(i, Vec::new())), Condition::Always)
+            }),
         );
         writes
     }
@@ -716,7 +717,10 @@ mod tests {
         assert_eq!((step.cursor.as_deref(), step.done), (Some("c"), false));
         // The next step starts past the cursor.
         let next = next_replace_step(&ids(&["a", "d"]), Some("c"), &[], false, 60);
-        assert_eq!((next.add, next.remove, next.done), (ids(&["d"]), vec![], true));
+        assert_eq!(
+            (next.add, next.remove, next.done),
+            (ids(&["d"]), vec![], true)
+        );
     }
 
     #[test]
@@ -830,7 +834,10 @@ mod tests {
         old.version = 5;
         old.target_pages = 3;
         let new = CleanupJobRecord::for_replaced_membership(&ctx(), &group(), 10, 1, Some(&old));
-        assert_eq!((new.version, new.generation, new.cursor.clone()), (6, 1, None));
+        assert_eq!(
+            (new.version, new.generation, new.cursor.clone()),
+            (6, 1, None)
+        );
         let writes = new.page_writes(vec![ids(&["a"])], old.target_pages);
         let kinds: Vec<(bool, u32)> = writes
             .iter()

@@ -1318,8 +1318,9 @@ mod tests {
         );
         let e = only_event(&d.plan);
         assert!(
-            e.message
-                .contains("membership change of 1 removals / 600 additions is applied by an asynchronous job"),
+            e.message.contains(
+                "membership change of 1 removals / 600 additions is applied by an asynchronous job"
+            ),
             "{}",
             e.message
         );

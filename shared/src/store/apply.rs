@@ -106,7 +106,9 @@ fn transact_item(store: &Store, write: &Write) -> Result<TransactWriteItem, Stor
                 // The group must still exist: an update would otherwise create a stub item.
                 // A group whose membership a replace job is changing takes no direct member
                 // writes: the request lost its race with the job's request and reloads.
-                .condition_expression("attribute_exists(pk) AND attribute_not_exists(membersPending)")
+                .condition_expression(
+                    "attribute_exists(pk) AND attribute_not_exists(membersPending)",
+                )
                 .update_expression("SET lastModified = :lm ADD version :one")
                 .expression_attribute_values(":lm", AttributeValue::S(last_modified.clone()))
                 .expression_attribute_values(":one", AttributeValue::N("1".into()))

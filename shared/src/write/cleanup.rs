@@ -104,8 +104,7 @@ impl Writer<'_> {
             let ctx = job.context(crate::clock::now());
             // Every run makes progress (a chunk, or ids settled) before it looks at the
             // time, however short its budget.
-            let out_of_time =
-                (run.chunks > 0 || settled.is_some()) && Instant::now() >= deadline;
+            let out_of_time = (run.chunks > 0 || settled.is_some()) && Instant::now() >= deadline;
             let step = match job.kind {
                 JobKind::Delete => {
                     let (members, _) = self
@@ -145,18 +144,16 @@ impl Writer<'_> {
                 }
                 Step::Chunk(plan, added, removed) => (plan, Some((added, removed))),
                 Step::Finish(plan) => (plan, None),
-                Step::Requeue(plan) => {
-                    match Box::pin(self.apply_cleanup_step(plan)).await {
-                        Ok(()) => {
-                            run.end = CleanupEnd::Requeued;
-                            return Ok(run);
-                        }
-                        Err(e) => {
-                            self.lost_race(e, &mut lost_races).await?;
-                            continue;
-                        }
+                Step::Requeue(plan) => match Box::pin(self.apply_cleanup_step(plan)).await {
+                    Ok(()) => {
+                        run.end = CleanupEnd::Requeued;
+                        return Ok(run);
                     }
-                }
+                    Err(e) => {
+                        self.lost_race(e, &mut lost_races).await?;
+                        continue;
+                    }
+                },
             };
             match Box::pin(self.apply_cleanup_step(plan)).await {
                 Ok(()) => {

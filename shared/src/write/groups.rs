@@ -8,16 +8,15 @@ use serde_json::Value;
 use super::{check_if_match, found, Caller, Decision, Writer, Written};
 use crate::directory::cleanup::{CleanupJobRecord, ASYNC_CLEANUP_THRESHOLD};
 use crate::directory::groups::{
-    display_name, plan_group_change, plan_group_change_later, plan_group_create,
-    plan_group_delete, plan_group_delete_later, GroupDecision, GroupNameState, MemberChange,
-    MembershipLater,
+    display_name, plan_group_change, plan_group_change_later, plan_group_create, plan_group_delete,
+    plan_group_delete_later, GroupDecision, GroupNameState, MemberChange, MembershipLater,
 };
 use crate::directory::model::{GroupRecord, ManagedBy, Outcome};
 use crate::directory::plan::{Plan, Refusal};
 use crate::scim::error::ScimError;
 use crate::scim::members::{
-    added_ids, named_ids, needs_all_members, replaces_all, resolve_members, take_members,
-    MemberOp, SplitPatch,
+    added_ids, named_ids, needs_all_members, replaces_all, resolve_members, take_members, MemberOp,
+    SplitPatch,
 };
 use crate::scim::patch::apply_patch;
 use crate::scim::schema::GROUP_RESOURCE;
