@@ -18,7 +18,7 @@ use scimlink::http::AppState;
 use serde_json::json;
 
 use crate::changes::changes;
-use crate::common::{self, okta_user, patch_op, TestDirectory};
+use crate::common::{self, member_ids, okta_user, patch_op, TestDirectory};
 
 /// Members seeded past the IdP's own: the group is over the threshold.
 const SEEDED: usize = 1_500;
@@ -234,30 +234,47 @@ async fn g_big_group_delete_answers_at_once_and_its_clean_up_runs_from_the_strea
     assert_eq!(lost_by_first.data["access"][0]["role"], "confluence/user");
 
     // The log says what the clean-up did (E1).
-    let log = t
-        .log_messages(&format!("/events?scimId={gid}&limit=100"))
-        .await;
-    let finished: Vec<&String> = log.iter().filter(|m| m.contains("finished")).collect();
     assert_eq!(
-        finished,
-        vec![&format!("Clean-up of group 'Everyone' ({gid}) finished: {total} memberships removed, 3 accounts lost access.")]
+        finished_lines(&t, &gid).await,
+        vec![format!("Clean-up of group 'Everyone' ({gid}) finished: {total} memberships removed, 3 accounts lost access.")]
     );
 
     // A replay of every record changes nothing.
-    let events_before = changes(&t).await.len();
     let mut replay = first_wakes;
     replay.extend(requeued);
+    assert_replay_changes_nothing(&t, &gid, replay).await;
+}
+
+/// The log lines of the end of the group's jobs (E1).
+async fn finished_lines(t: &TestDirectory, gid: &str) -> Vec<String> {
+    t.log_messages(&format!("/events?scimId={gid}&limit=100"))
+        .await
+        .into_iter()
+        .filter(|m| m.contains("finished"))
+        .collect()
+}
+
+/// Runs the worker on `records` again: no event, no log line, no member item changes.
+async fn assert_replay_changes_nothing(t: &TestDirectory, gid: &str, records: Vec<StreamRecord>) {
+    let events_before = changes(t).await.len();
+    let log_before = t
+        .log_messages(&format!("/events?scimId={gid}&limit=100"))
+        .await
+        .len();
+    let members_before = member_items(t, gid).await;
     let worker = CleanupService::new(t.state.store.clone(), Duration::from_secs(120));
     assert!(worker
-        .handle_stream(&StreamEvent { records: replay })
+        .handle_stream(&StreamEvent { records })
         .await
         .batch_item_failures
         .is_empty());
-    assert_eq!(changes(&t).await.len(), events_before);
-    let log_again = t
+    assert_eq!(changes(t).await.len(), events_before);
+    assert_eq!(member_items(t, gid).await, members_before);
+    let log_after = t
         .log_messages(&format!("/events?scimId={gid}&limit=100"))
-        .await;
-    assert_eq!(log_again.len(), log.len());
+        .await
+        .len();
+    assert_eq!(log_after, log_before);
 }
 
 #[tokio::test]
@@ -367,20 +384,6 @@ async fn e4_the_safeguard_counts_and_holds_a_big_group_clean_up_chunk_by_chunk()
 fn group_body(name: &str, members: &[String]) -> serde_json::Value {
     let members: Vec<serde_json::Value> = members.iter().map(|m| json!({"value": m})).collect();
     json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members})
-}
-
-/// The member ids of a SCIM answer, sorted.
-fn member_ids(body: &serde_json::Value) -> Vec<String> {
-    let mut ids: Vec<String> = body["members"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| m["value"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
 }
 
 async fn member_items(t: &TestDirectory, gid: &str) -> Vec<String> {
@@ -520,31 +523,15 @@ async fn g_big_put_answers_at_once_and_its_membership_change_runs_from_the_strea
         .map(|c| c.subject.id)
         .collect();
     assert_eq!(revoked, vec![accounts[2].clone()]);
-    let log = t
-        .log_messages(&format!("/events?scimId={gid}&limit=100"))
-        .await;
-    let finished: Vec<&String> = log.iter().filter(|m| m.contains("finished")).collect();
     assert_eq!(
-        finished,
-        vec![&format!("Membership change of group 'Everyone' ({gid}) finished: 600 members added, 1401 removed, 1 accounts lost access.")]
+        finished_lines(&t, &gid).await,
+        vec![format!("Membership change of group 'Everyone' ({gid}) finished: 600 members added, 1401 removed, 1 accounts lost access.")]
     );
 
     // A replay of every record changes nothing.
-    let events_before = changes(&t).await.len();
     let mut replay = first_wakes;
     replay.extend(requeued);
-    let worker = CleanupService::new(t.state.store.clone(), Duration::from_secs(120));
-    assert!(worker
-        .handle_stream(&StreamEvent { records: replay })
-        .await
-        .batch_item_failures
-        .is_empty());
-    assert_eq!(changes(&t).await.len(), events_before);
-    assert_eq!(member_items(&t, &gid).await, target);
-    let log_again = t
-        .log_messages(&format!("/events?scimId={gid}&limit=100"))
-        .await;
-    assert_eq!(log_again.len(), log.len());
+    assert_replay_changes_nothing(&t, &gid, replay).await;
 }
 
 #[tokio::test]

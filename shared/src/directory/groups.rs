@@ -1276,6 +1276,13 @@ mod tests {
         }
     }
 
+    fn dropped_pages(plan: &Plan) -> usize {
+        plan.writes
+            .iter()
+            .filter(|w| matches!(w, Write::Delete(Record::JobPage(_), _)))
+            .count()
+    }
+
     fn job_write(plan: &Plan) -> (&CleanupJobRecord, &Condition) {
         plan.writes
             .iter()
@@ -1380,13 +1387,7 @@ mod tests {
         let (job, cond) = job_write(&d.plan);
         assert_eq!(*cond, Condition::Version(4));
         assert_eq!((job.version, job.generation, job.target_pages), (5, 1, 1));
-        let dropped = d
-            .plan
-            .writes
-            .iter()
-            .filter(|w| matches!(w, Write::Delete(Record::JobPage(_), _)))
-            .count();
-        assert_eq!(dropped, 2, "the old target's surplus pages");
+        assert_eq!(dropped_pages(&d.plan), 2, "the old target's surplus pages");
     }
 
     #[test]
@@ -1403,13 +1404,7 @@ mod tests {
             (job.kind, job.version),
             (crate::directory::cleanup::JobKind::Delete, 4)
         );
-        let dropped = d
-            .plan
-            .writes
-            .iter()
-            .filter(|w| matches!(w, Write::Delete(Record::JobPage(_), _)))
-            .count();
-        assert_eq!(dropped, 2);
+        assert_eq!(dropped_pages(&d.plan), 2);
     }
 
     // ---- delete ----
