@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use scimlink::directory::cleanup::{
-    CleanupJobRecord, CleanupState, JobKind, ASYNC_CLEANUP_THRESHOLD, CLEANUP_CHUNK,
+    CleanupJobRecord, CleanupState, JobKind, JobSlot, ASYNC_CLEANUP_THRESHOLD, CLEANUP_CHUNK,
 };
 use scimlink::directory::model::UserRecord;
 use scimlink::directory::plan::Record;
@@ -659,4 +659,197 @@ async fn g_a_put_within_the_threshold_is_still_applied_in_the_request() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(job_gone(&t, &gid).await);
     assert_eq!(member_items(&t, &gid).await, target);
+}
+
+/// An admin group `Everyone` granting `jira/user` with admin members a and b, and the IdP's
+/// `Everyone` (held, G2) with b, c and `seeded` more members: (org group id, IdP group id,
+/// [a, b, c] accounts).
+async fn held_big_group(t: &TestDirectory, seeded: usize) -> (String, String, Vec<String>) {
+    t.jira_and_confluence().await;
+    let r = t
+        .org_admin(
+            "POST",
+            "/org-groups",
+            Some(json!({"name": "Everyone", "roles": ["jira/user"]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let og = r.body["id"].as_str().expect("id").to_string();
+    let mut accounts = Vec::new();
+    for e in ["a@example.com", "b@example.com"] {
+        let r = t
+            .org_admin("POST", "/invites", Some(json!({"email": e})))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        accounts.push(r.body["id"].as_str().expect("id").to_string());
+    }
+    let r = t
+        .org_admin(
+            "POST",
+            &format!("/org-groups/{og}/members"),
+            Some(json!({ "accountIds": accounts })),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let mut users = Vec::new();
+    for e in ["b@example.com", "c@example.com"] {
+        users.push(
+            t.create_user(okta_user(e, e)).await["id"]
+                .as_str()
+                .expect("id")
+                .to_string(),
+        );
+    }
+    accounts.push(t.account_id("c@example.com").await);
+    let gid = t.create_group("Everyone", &users).await;
+    seed_members(t, &gid, seeded).await;
+    (og, gid, accounts)
+}
+
+async fn sync_job(t: &TestDirectory, gid: &str) -> Option<CleanupJobRecord> {
+    t.state
+        .store
+        .get_job(&t.directory_id, gid, JobSlot::Sync)
+        .await
+        .expect("job")
+}
+
+/// The accounts of the events `event` so far, sorted.
+async fn accounts_with(t: &TestDirectory, event: &str) -> Vec<String> {
+    sorted(
+        changes(t)
+            .await
+            .into_iter()
+            .filter(|c| c.event == event)
+            .map(|c| c.subject.id)
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn g3_big_held_group_sync_answers_at_once_and_its_job_applies_each_members_access() {
+    let (t, mut pump) = stack().await;
+    let (og, gid, accounts) = held_big_group(&t, SEEDED).await;
+    let (a, b, c) = (&accounts[0], &accounts[1], &accounts[2]);
+    assert_eq!(t.roles(c).await, Vec::<String>::new(), "held: not applied");
+    // The admin members' own grants, before the sync.
+    let granted_before = accounts_with(&t, "access:granted").await;
+    assert_eq!(granted_before, sorted(vec![a.clone(), b.clone()]));
+    pump.poll_all().await.expect("stream");
+    let path = format!("/conflicts/{}/{gid}/sync", t.directory_id);
+
+    // The dry run still says exactly what will change, and that a job will apply it.
+    let (dry, cost) = t
+        .measure(t.org_admin("POST", &format!("{path}?dryRun=true"), None))
+        .await;
+    assert_eq!(dry.status, 200, "{}", dry.body);
+    assert_eq!(dry.body["asynchronous"], true);
+    assert_eq!(dry.body["accountsAdded"][0]["accountId"], c.as_str());
+    assert_eq!(dry.body["accountsRemoved"][0]["accountId"], a.as_str());
+    assert_eq!(dry.body["unchanged"], 1);
+    assert_eq!(cost.write_units, 0.0);
+
+    // The sync: one transaction, whatever the group's size.
+    let started = Instant::now();
+    let (r, cost) = t.measure(t.org_admin("POST", &path, None)).await;
+    let answered = started.elapsed();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (&r.body["synced"], &r.body["asynchronous"]),
+        (&json!(true), &json!(true))
+    );
+    assert!(answered < Duration::from_secs(2), "{answered:?}");
+    assert!(cost.requests <= 15, "{cost:?}");
+    // Access flips for everyone at once (G3): the org group takes the IdP's membership.
+    assert_eq!(t.roles(a).await, Vec::<String>::new());
+    assert_eq!(t.roles(b).await, vec!["jira/user"]);
+    assert_eq!(t.roles(c).await, vec!["jira/user"]);
+    assert_eq!(
+        t.org_admin("GET", "/conflicts", None).await.body["total"],
+        0
+    );
+    assert_eq!(
+        sync_job(&t, &gid).await.expect("a sync job").kind,
+        JobKind::Sync
+    );
+    assert_eq!(
+        accounts_with(&t, "access:granted").await,
+        granted_before,
+        "events follow with the job"
+    );
+
+    // A worker with no budget applies one chunk; its successor resumes and finishes.
+    let first_wakes = clean_up(&t, &mut pump, Duration::ZERO).await;
+    assert_eq!(first_wakes.len(), 1, "the sync's job insert");
+    let job = sync_job(&t, &gid).await.expect("still running");
+    assert_eq!((job.chunks, job.added), (1, CLEANUP_CHUNK as u64));
+    let requeued = clean_up(&t, &mut pump, Duration::from_secs(120)).await;
+    assert_eq!(requeued.len(), 1, "the requeue: {requeued:?}");
+    assert!(sync_job(&t, &gid).await.is_none());
+
+    // Each account's access event once (E5); the admin membership items are gone.
+    assert_eq!(
+        accounts_with(&t, "access:granted").await,
+        sorted(vec![a.clone(), b.clone(), c.clone()])
+    );
+    assert_eq!(accounts_with(&t, "access:revoked").await, vec![a.clone()]);
+    let left = t
+        .state
+        .store
+        .org_group_members(&t.org_id, &og)
+        .await
+        .expect("members");
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(t.roles(b).await, vec!["jira/user"]);
+    assert_eq!(
+        finished_lines(&t, &gid).await,
+        vec![format!("Sync of group 'Everyone' ({gid}) finished: access applied for {} members, 2 admin memberships removed, 1 accounts gained access, 1 lost access.", SEEDED + 2)]
+    );
+
+    // A replay of every record changes nothing.
+    let mut replay = first_wakes;
+    replay.extend(requeued);
+    assert_replay_changes_nothing(&t, &gid, replay).await;
+}
+
+#[tokio::test]
+async fn g3_a_big_synced_group_deleted_while_its_sync_job_is_pending_ends_the_job() {
+    let (t, mut pump) = stack().await;
+    let (og, gid, accounts) = held_big_group(&t, ASYNC_CLEANUP_THRESHOLD).await;
+    pump.poll_all().await.expect("stream");
+    let r = t
+        .org_admin(
+            "POST",
+            &format!("/conflicts/{}/{gid}/sync", t.directory_id),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(sync_job(&t, &gid).await.is_some());
+    // The IdP deletes the group: the org group goes back to admin (its stale admin items
+    // with it), and an admin adds a member again.
+    let r = t.scim("DELETE", format!("/Groups/{gid}"), None).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = t
+        .org_admin(
+            "POST",
+            &format!("/org-groups/{og}/members"),
+            Some(json!({ "accountIds": [accounts[0]] })),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    // Both jobs run: the sync's ends without touching what is no longer its own.
+    let woken = clean_up(&t, &mut pump, Duration::from_secs(120)).await;
+    assert_eq!(woken.len(), 2, "{woken:?}");
+    assert!(sync_job(&t, &gid).await.is_none());
+    assert!(job_gone(&t, &gid).await);
+    assert_eq!(t.roles(&accounts[0]).await, vec!["jira/user"]);
+    assert_eq!(
+        t.state
+            .store
+            .org_group_members(&t.org_id, &og)
+            .await
+            .expect("members"),
+        vec![accounts[0].clone()]
+    );
 }

@@ -30,6 +30,39 @@ pub enum JobKind {
     /// (its [`JobPageRecord`]s), members not in it removed, target users not yet members
     /// added.
     Replace,
+    /// A held group was synced (G3): its org group now takes the IdP's membership. The job
+    /// derives each member's access change (E5) and removes the org group's admin
+    /// membership items, which stopped counting at the sync.
+    Sync,
+}
+
+impl JobKind {
+    /// The job's item in the group's partition: a delete or replace job is the group's
+    /// one membership job (`CLEANUP`, a delete replaces a pending replace); a sync job is
+    /// independent of it (`SYNC`).
+    pub fn slot(self) -> JobSlot {
+        match self {
+            JobKind::Delete | JobKind::Replace => JobSlot::Membership,
+            JobKind::Sync => JobSlot::Sync,
+        }
+    }
+}
+
+/// Which job item of a group's partition (see [`JobKind::slot`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum JobSlot {
+    Membership,
+    Sync,
+}
+
+/// Where a sync job is: first the IdP's members (the access they gain), then the org
+/// group's admin members (their items removed, the access they lose).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SyncPhase {
+    #[default]
+    Members,
+    AdminMembers,
 }
 
 /// Bytes of user ids per target page item: DynamoDB's item limit is 400 KB (names and
@@ -151,9 +184,14 @@ pub struct CleanupJobRecord {
     /// Replace: every user id up to this one is settled (member iff in the target).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
-    /// Replace: member items added so far.
+    /// Replace: member items added so far. Sync: members whose access was applied.
     #[serde(default)]
     pub added: u64,
+    /// Sync: where the job is, and the accounts that gained access so far.
+    #[serde(default)]
+    pub phase: SyncPhase,
+    #[serde(default)]
+    pub accounts_gained: u64,
 }
 
 impl CleanupJobRecord {
@@ -186,7 +224,22 @@ impl CleanupJobRecord {
             generation: 0,
             cursor: None,
             added: 0,
+            phase: SyncPhase::Members,
+            accounts_gained: 0,
         }
+    }
+
+    /// The job a sync of a big held group writes: `group` and `org_group` as they were
+    /// before the sync (held; managed by admin), what each chunk's access events compare
+    /// against.
+    pub fn for_synced_group(
+        ctx: &WriteContext,
+        group: &GroupRecord,
+        org_group: &OrgGroupRecord,
+    ) -> Self {
+        let mut job = CleanupJobRecord::for_deleted_group(ctx, group, Some(org_group));
+        job.kind = JobKind::Sync;
+        job
     }
 
     /// The job a big membership change writes: `group` is the group as the request writes
@@ -276,6 +329,7 @@ impl CleanupJobRecord {
             operation: match self.kind {
                 JobKind::Delete => format!("clean-up of group {}", self.group_id),
                 JobKind::Replace => format!("membership change of group {}", self.group_id),
+                JobKind::Sync => format!("sync of group {}", self.group_id),
             },
             quirks: Vec::new(),
             ids: Ids::random(),
@@ -294,6 +348,7 @@ impl CleanupJobRecord {
         let outcome = match self.kind {
             JobKind::Delete => Outcome::Deleted,
             JobKind::Replace => Outcome::Updated,
+            JobKind::Sync => Outcome::TookOver,
         };
         EventRecord {
             scim_id: Some(self.group_id.clone()),
@@ -344,12 +399,13 @@ pub fn plan_cleanup_chunk(ctx: &WriteContext, job: &CleanupJobRecord, members: &
     plan
 }
 
-/// Adds to the chunk's job progress the accounts it takes product access from (known once
-/// the access world is read).
-pub fn count_accounts_lost(plan: &mut Plan, accounts_lost: u64) {
+/// Adds to the chunk's job progress the accounts it takes product access from and gives
+/// access to (known once the access world is read).
+pub fn count_access(plan: &mut Plan, accounts_lost: u64, accounts_gained: u64) {
     for w in plan.writes.iter_mut() {
         if let Write::Put(Record::CleanupJob(job), _) = w {
             job.accounts_lost += accounts_lost;
+            job.accounts_gained += accounts_gained;
         }
     }
 }
@@ -371,6 +427,15 @@ pub fn plan_cleanup_finish(ctx: &WriteContext, job: &CleanupJobRecord) -> Plan {
             job.removed,
             job.accounts_lost
         ),
+        JobKind::Sync => format!(
+            "Sync of group '{}' ({}) finished: access applied for {} members, {} admin memberships removed, {} accounts gained access, {} lost access.",
+            job.name(),
+            job.group_id,
+            job.added,
+            job.removed,
+            job.accounts_gained,
+            job.accounts_lost
+        ),
         JobKind::Replace => {
             plan.writes
                 .extend(job.page_writes(Vec::new(), job.target_pages));
@@ -390,6 +455,71 @@ pub fn plan_cleanup_finish(ctx: &WriteContext, job: &CleanupJobRecord) -> Plan {
         }
     };
     plan.event(job.event(ctx, message));
+    plan
+}
+
+/// One chunk of a sync job: the access of `members` (IdP members, at most a chunk) or the
+/// removal of `admin_members` (the org group's admin membership items), then the job's
+/// progress under its version and a log event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncStep {
+    pub members: Vec<String>,
+    pub admin_members: Vec<String>,
+    /// Where the next chunk starts: the phase and the last id this one covered.
+    pub phase: SyncPhase,
+    pub cursor: Option<String>,
+}
+
+/// A sync job's chunk. The org group as the sync made it (`org_group_now`, read afresh)
+/// is put again at its own version: nothing changes in the table (an admin's change since
+/// makes the chunk lose its race and reload), but the chunk's access events are derived
+/// from the org group as it was before the sync (the plan's `before`: managed by admin,
+/// its admin members counting, the IdP's not) to the org group as it is.
+pub fn plan_sync_chunk(
+    ctx: &WriteContext,
+    job: &CleanupJobRecord,
+    org_group_now: &OrgGroupRecord,
+    step: &SyncStep,
+) -> Plan {
+    let mut plan = Plan::default();
+    plan.put(
+        Record::OrgGroup(org_group_now.clone()),
+        Condition::Version(org_group_now.version),
+    );
+    for account_id in &step.admin_members {
+        plan.delete(
+            Record::OrgMember {
+                org_id: org_group_now.org_id.clone(),
+                org_group_id: org_group_now.id.clone(),
+                account_id: account_id.clone(),
+            },
+            Condition::Always,
+        );
+    }
+    let mut next = job.next(CleanupState::Running);
+    next.added += step.members.len() as u64;
+    next.removed += step.admin_members.len() as u64;
+    next.chunks += 1;
+    next.phase = step.phase;
+    next.cursor = step.cursor.clone();
+    plan.put(
+        Record::CleanupJob(next.clone()),
+        Condition::Version(job.version),
+    );
+    plan.event(job.event(
+        ctx,
+        format!(
+            "Sync of group '{}': access applied for {} members and {} admin memberships removed ({} and {} so far).",
+            job.name(),
+            step.members.len(),
+            step.admin_members.len(),
+            next.added,
+            next.removed
+        ),
+    ));
+    if let Some(og) = &job.org_group {
+        plan.prior(Record::OrgGroup(og.clone()));
+    }
     plan
 }
 
@@ -534,7 +664,7 @@ pub fn plan_replace_chunk(
 pub fn plan_cleanup_requeue(job: &CleanupJobRecord, cursor: Option<String>) -> Plan {
     let mut plan = Plan::default();
     let mut next = job.next(CleanupState::Queued);
-    if job.kind == JobKind::Replace {
+    if job.kind != JobKind::Delete {
         next.cursor = cursor;
     }
     plan.put(Record::CleanupJob(next), Condition::Version(job.version));
@@ -654,7 +784,7 @@ mod tests {
     #[test]
     fn accounts_lost_add_up_on_the_job() {
         let mut plan = plan_cleanup_chunk(&ctx(), &job(), &["u1".to_string()]);
-        count_accounts_lost(&mut plan, 1);
+        count_access(&mut plan, 1, 0);
         let (next, _) = job_put(&plan);
         assert_eq!((next.removed, next.accounts_lost), (1, 1));
     }
@@ -848,5 +978,82 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds, vec![(true, 0), (false, 1), (false, 2)]);
+    }
+
+    fn admin_og() -> OrgGroupRecord {
+        OrgGroupRecord {
+            org_id: "o".into(),
+            id: "og".into(),
+            name: "Engineering".into(),
+            managed_by: crate::directory::model::ManagedBy::Admin,
+            scim_group: None,
+            roles: vec!["p/user".into()],
+            version: 4,
+            created: "t".into(),
+            last_modified: "t".into(),
+        }
+    }
+
+    #[test]
+    fn a_sync_chunk_puts_the_org_group_at_its_version_and_compares_against_it_as_it_was() {
+        let before = admin_og();
+        let job = CleanupJobRecord::for_synced_group(&ctx(), &group(), &before);
+        assert_eq!(job.kind.slot(), JobSlot::Sync);
+        let mut now = before.clone();
+        now.managed_by = crate::directory::model::ManagedBy::Directory {
+            directory_id: "d".into(),
+        };
+        now.version = 5;
+        let step = SyncStep {
+            members: Vec::new(),
+            admin_members: ids(&["a1", "a2"]),
+            phase: SyncPhase::AdminMembers,
+            cursor: Some("a2".into()),
+        };
+        let plan = plan_sync_chunk(&ctx(), &job, &now, &step);
+        assert!(plan.writes.contains(&Write::Put(
+            Record::OrgGroup(now.clone()),
+            Condition::Version(5)
+        )));
+        assert_eq!(plan.before, vec![Record::OrgGroup(before)]);
+        let removed = plan
+            .writes
+            .iter()
+            .filter(|w| {
+                matches!(
+                    w,
+                    Write::Delete(Record::OrgMember { .. }, Condition::Always)
+                )
+            })
+            .count();
+        assert_eq!(removed, 2);
+        let (next, cond) = job_put(&plan);
+        assert_eq!(cond, Condition::Version(1));
+        assert_eq!(
+            (next.phase, next.cursor.as_deref(), next.removed),
+            (SyncPhase::AdminMembers, Some("a2"), 2)
+        );
+        assert_eq!(plan.events().next().unwrap().outcome, Outcome::TookOver);
+        assert!(chunk_fits_one_transaction(&plan));
+    }
+
+    #[test]
+    fn a_sync_finish_says_what_the_job_did() {
+        let mut job = CleanupJobRecord::for_synced_group(&ctx(), &group(), &admin_og());
+        (
+            job.added,
+            job.removed,
+            job.accounts_gained,
+            job.accounts_lost,
+        ) = (1502, 2, 1, 1);
+        let plan = plan_cleanup_finish(&ctx(), &job);
+        assert_eq!(
+            plan.events().next().unwrap().message,
+            "Sync of group 'Engineering' (g) finished: access applied for 1502 members, 2 admin memberships removed, 1 accounts gained access, 1 lost access."
+        );
+        assert!(!plan
+            .writes
+            .iter()
+            .any(|w| matches!(w, Write::SettleGroup { .. })));
     }
 }

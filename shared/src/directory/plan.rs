@@ -127,6 +127,10 @@ pub struct Plan {
     /// The stored records this plan replaces or deletes at their loaded version, as they
     /// were: what the change events (E5) compare against for previous values.
     pub before: Vec<Record>,
+    /// Accounts whose access the plan changes without writing anything of theirs (a sync
+    /// job's chunk of IdP members, whose access changed with their org group): the access
+    /// world reads them so that their events (E5) are derived.
+    pub observed: Vec<String>,
 }
 
 impl Plan {

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::items::{from_data, get_s, group_from_item, key_map};
 use super::keys::{self, JOB_PAGE_PREFIX, MEMBER_PREFIX};
 use super::{Store, StoreError};
-use crate::directory::cleanup::{CleanupJobRecord, JobPageRecord};
+use crate::directory::cleanup::{CleanupJobRecord, JobPageRecord, JobSlot};
 use crate::directory::groups::GroupNameState;
 use crate::directory::model::{GroupRecord, OrgGroupRecord};
 
@@ -145,19 +145,32 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<String>, bool), StoreError> {
-        let wanted = i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX);
-        // The start key need not exist: the query goes on from the next key in order.
         let start = after.map(|id| key_map(keys::member(directory_id, group_id, id)));
-        let page = self
-            .query_page(
-                self.members_query(directory_id, group_id).limit(wanted),
-                start,
-            )
-            .await?;
+        self.ids_up_to(
+            self.members_query(directory_id, group_id),
+            start,
+            limit,
+            "userId",
+        )
+        .await
+    }
+
+    /// At most `limit` values of `attribute` of `query`'s items from `start` on (a key that
+    /// need not exist: the query goes on from the next key in order), and whether more
+    /// follow: one request, whatever the partition's size.
+    pub(crate) async fn ids_up_to(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        start: Option<HashMap<String, AttributeValue>>,
+        limit: usize,
+        attribute: &str,
+    ) -> Result<(Vec<String>, bool), StoreError> {
+        let wanted = i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX);
+        let page = self.query_page(query.limit(wanted), start).await?;
         let mut ids: Vec<String> = page
             .items
             .iter()
-            .filter_map(|i| get_s(i, "userId").map(str::to_string))
+            .filter_map(|i| get_s(i, attribute).map(str::to_string))
             .collect();
         let more = ids.len() > limit;
         ids.truncate(limit);
@@ -196,14 +209,25 @@ impl Store {
         }
     }
 
-    /// A deleted group's clean-up job, if it is still running.
+    /// A group's membership job (a deleted group's clean-up, a replace), if it is still
+    /// running.
     pub async fn get_cleanup_job(
         &self,
         directory_id: &str,
         group_id: &str,
     ) -> Result<Option<CleanupJobRecord>, StoreError> {
-        self.get_data(keys::cleanup_job(directory_id, group_id))
+        self.get_job(directory_id, group_id, JobSlot::Membership)
             .await
+    }
+
+    /// The group's job of `slot`, if it is still running.
+    pub async fn get_job(
+        &self,
+        directory_id: &str,
+        group_id: &str,
+        slot: JobSlot,
+    ) -> Result<Option<CleanupJobRecord>, StoreError> {
+        self.get_data(keys::job(directory_id, group_id, slot)).await
     }
 
     /// The member items of a group: they share its partition, after its `GROUP` item.

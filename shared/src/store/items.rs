@@ -107,7 +107,7 @@ pub fn record_key(record: &Record) -> (String, String) {
             account_id,
         } => keys::org_member(org_id, org_group_id, account_id),
         Record::Safeguard(sg) => keys::safeguard(&sg.directory_id),
-        Record::CleanupJob(j) => keys::cleanup_job(&j.directory_id, &j.group_id),
+        Record::CleanupJob(j) => keys::job(&j.directory_id, &j.group_id, j.kind.slot()),
         Record::JobPage(p) => keys::job_page(&p.directory_id, &p.group_id, p.page),
         Record::HeldAccount {
             directory_id,

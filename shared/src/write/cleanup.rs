@@ -17,9 +17,9 @@ use super::changes::transactions_with_changes;
 use super::{backoff, Writer, MAX_WRITE_ATTEMPTS};
 use crate::directory::changes::AccessWorld;
 use crate::directory::cleanup::{
-    count_accounts_lost, next_replace_step, plan_cleanup_chunk, plan_cleanup_finish,
-    plan_cleanup_requeue, plan_replace_chunk, CleanupJobRecord, JobKind, ReplaceStep,
-    CLEANUP_CHUNK,
+    count_access, next_replace_step, plan_cleanup_chunk, plan_cleanup_finish, plan_cleanup_requeue,
+    plan_replace_chunk, plan_sync_chunk, CleanupJobRecord, JobKind, JobSlot, ReplaceStep,
+    SyncPhase, SyncStep, CLEANUP_CHUNK,
 };
 
 /// Member pages a replace step reads at most before it writes: a long run of members
@@ -50,18 +50,18 @@ pub struct CleanupRun {
     pub chunks: u64,
 }
 
-/// The accounts of `world` that lose some role once `writes` apply.
-fn accounts_losing_access(world: &AccessWorld, writes: &[Write]) -> u64 {
+/// The accounts of `world` that lose some role, and those that gain some, once `writes`
+/// apply.
+fn access_moves(world: &AccessWorld, writes: &[Write]) -> (u64, u64) {
     let mut after = world.clone();
     after.apply(writes);
-    world
-        .accounts
-        .keys()
-        .filter(|a| {
-            let before: BTreeSet<String> = world.roles(a);
-            !before.is_subset(&after.roles(a))
-        })
-        .count() as u64
+    let (mut lost, mut gained) = (0, 0);
+    for a in world.accounts.keys() {
+        let (before, now): (BTreeSet<String>, BTreeSet<String>) = (world.roles(a), after.roles(a));
+        lost += u64::from(!before.is_subset(&now));
+        gained += u64::from(!now.is_subset(&before));
+    }
+    (lost, gained)
 }
 
 /// What a worker does next on a job.
@@ -80,10 +80,14 @@ impl Writer<'_> {
     /// id range. At the end the job is deleted and its end logged; after one chunk at least,
     /// once `deadline` passes, the job is queued again. A job that no longer exists was
     /// finished by an earlier run: nothing to do.
-    pub async fn clean_up_group(
+    ///
+    /// A sync job (`slot` `Sync`) derives its IdP members' access events, then removes the
+    /// org group's admin membership items, chunk by chunk (`directory::cleanup::plan_sync_chunk`).
+    pub async fn run_group_job(
         &self,
         directory_id: &str,
         group_id: &str,
+        slot: JobSlot,
         deadline: Instant,
     ) -> Result<CleanupRun, StoreError> {
         let mut run = CleanupRun {
@@ -98,7 +102,7 @@ impl Writer<'_> {
         // How far this run read a replace job without writing (at the job's version).
         let mut settled: Option<(u64, Option<String>)> = None;
         loop {
-            let Some(job) = self.store.get_cleanup_job(directory_id, group_id).await? else {
+            let Some(job) = self.store.get_job(directory_id, group_id, slot).await? else {
                 return Ok(run);
             };
             let ctx = job.context(crate::clock::now());
@@ -120,6 +124,7 @@ impl Writer<'_> {
                         Step::Chunk(plan_cleanup_chunk(&ctx, &job, &members), 0, n)
                     }
                 }
+                JobKind::Sync => Box::pin(self.sync_step(&ctx, &job, out_of_time)).await?,
                 JobKind::Replace => {
                     if target.as_ref().is_none_or(|(g, _)| *g != job.generation) {
                         let ids = self.store.job_target(directory_id, group_id).await?;
@@ -185,6 +190,78 @@ impl Writer<'_> {
                 Ok(())
             }
             ApplyError::Store(e) => Err(e),
+        }
+    }
+
+    /// A sync job's next step: a page of the IdP's members (their accounts observed, for
+    /// their access events), then pages of the org group's admin members (removed). An org
+    /// group that no longer takes this group's membership (the group was deleted since, or
+    /// the org group removed) ends the job: what is left is no longer this sync's.
+    async fn sync_step(
+        &self,
+        ctx: &WriteContext,
+        job: &CleanupJobRecord,
+        out_of_time: bool,
+    ) -> Result<Step, StoreError> {
+        let before = job.org_group.as_ref();
+        let now = match before {
+            Some(og) => self.store.get_org_group(&job.org_id, &og.id).await?,
+            None => None,
+        };
+        let Some(now) = now.filter(|og| {
+            og.scim_group
+                .as_ref()
+                .is_some_and(|g| g.directory_id == job.directory_id && g.group_id == job.group_id)
+        }) else {
+            return Ok(Step::Finish(plan_cleanup_finish(ctx, job)));
+        };
+        if out_of_time {
+            return Ok(Step::Requeue(plan_cleanup_requeue(job, job.cursor.clone())));
+        }
+        let cursor = job.cursor.as_deref();
+        match job.phase {
+            SyncPhase::Members => {
+                let (members, more) = self
+                    .store
+                    .group_members_after(&job.directory_id, &job.group_id, cursor, CLEANUP_CHUNK)
+                    .await?;
+                let accounts: Vec<String> = self
+                    .store
+                    .get_users(&job.directory_id, &members)
+                    .await?
+                    .into_iter()
+                    .filter_map(|u| u.account_id)
+                    .collect();
+                let step = SyncStep {
+                    cursor: members.last().cloned().filter(|_| more),
+                    phase: match more {
+                        true => SyncPhase::Members,
+                        false => SyncPhase::AdminMembers,
+                    },
+                    members,
+                    admin_members: Vec::new(),
+                };
+                let mut plan = plan_sync_chunk(ctx, job, &now, &step);
+                plan.observed = accounts;
+                Ok(Step::Chunk(plan, step.members.len() as u64, 0))
+            }
+            SyncPhase::AdminMembers => {
+                let (admins, _) = self
+                    .store
+                    .org_group_members_after(&job.org_id, &now.id, cursor, CLEANUP_CHUNK)
+                    .await?;
+                if admins.is_empty() {
+                    return Ok(Step::Finish(plan_cleanup_finish(ctx, job)));
+                }
+                let step = SyncStep {
+                    cursor: admins.last().cloned(),
+                    phase: SyncPhase::AdminMembers,
+                    members: Vec::new(),
+                    admin_members: admins,
+                };
+                let plan = plan_sync_chunk(ctx, job, &now, &step);
+                Ok(Step::Chunk(plan, 0, step.admin_members.len() as u64))
+            }
         }
     }
 
@@ -256,7 +333,8 @@ impl Writer<'_> {
     async fn apply_cleanup_step(&self, mut plan: Plan) -> Result<(), ApplyError> {
         let world = Box::pin(self.guard(&mut plan)).await?;
         let all: Vec<Write> = plan.writes.iter().chain(&plan.after).cloned().collect();
-        count_accounts_lost(&mut plan, accounts_losing_access(&world, &all));
+        let (lost, gained) = access_moves(&world, &all);
+        count_access(&mut plan, lost, gained);
         let parts = transactions_with_changes(&plan, world);
         self.store.apply_transactions(&parts).await
     }
