@@ -378,25 +378,32 @@ pub fn plan_cleanup_chunk(ctx: &WriteContext, job: &CleanupJobRecord, members: &
     }
     let mut next = job.next(CleanupState::Running);
     next.removed += members.len() as u64;
-    next.chunks += 1;
-    plan.put(
-        Record::CleanupJob(next.clone()),
-        Condition::Version(job.version),
+    let message = format!(
+        "Clean-up of deleted group '{}': removed {} memberships ({} so far).",
+        job.name(),
+        members.len(),
+        next.removed
     );
-    plan.event(job.event(
-        ctx,
-        format!(
-            "Clean-up of deleted group '{}': removed {} memberships ({} so far).",
-            job.name(),
-            members.len(),
-            next.removed
-        ),
-    ));
+    commit_chunk(&mut plan, ctx, job, next, message);
     plan.prior(Record::Group(job.group()));
     if let Some(og) = &job.org_group {
         plan.prior(Record::OrgGroup(og.clone()));
     }
     plan
+}
+
+/// A chunk's progress (`next`, one chunk more) put under the job's version, so a replayed
+/// chunk loses its race, and its log line.
+fn commit_chunk(
+    plan: &mut Plan,
+    ctx: &WriteContext,
+    job: &CleanupJobRecord,
+    mut next: CleanupJobRecord,
+    message: String,
+) {
+    next.chunks += 1;
+    plan.put(Record::CleanupJob(next), Condition::Version(job.version));
+    plan.event(job.event(ctx, message));
 }
 
 /// Adds to the chunk's job progress the accounts it takes product access from and gives
@@ -499,24 +506,17 @@ pub fn plan_sync_chunk(
     let mut next = job.next(CleanupState::Running);
     next.added += step.members.len() as u64;
     next.removed += step.admin_members.len() as u64;
-    next.chunks += 1;
     next.phase = step.phase;
     next.cursor = step.cursor.clone();
-    plan.put(
-        Record::CleanupJob(next.clone()),
-        Condition::Version(job.version),
+    let message = format!(
+        "Sync of group '{}': access applied for {} members and {} admin memberships removed ({} and {} so far).",
+        job.name(),
+        step.members.len(),
+        step.admin_members.len(),
+        next.added,
+        next.removed
     );
-    plan.event(job.event(
-        ctx,
-        format!(
-            "Sync of group '{}': access applied for {} members and {} admin memberships removed ({} and {} so far).",
-            job.name(),
-            step.members.len(),
-            step.admin_members.len(),
-            next.added,
-            next.removed
-        ),
-    ));
+    commit_chunk(&mut plan, ctx, job, next, message);
     if let Some(og) = &job.org_group {
         plan.prior(Record::OrgGroup(og.clone()));
     }
@@ -638,23 +638,16 @@ pub fn plan_replace_chunk(
     let mut next = job.next(CleanupState::Running);
     next.added += add.len() as u64;
     next.removed += step.remove.len() as u64;
-    next.chunks += 1;
     next.cursor = step.cursor.clone();
-    plan.put(
-        Record::CleanupJob(next.clone()),
-        Condition::Version(job.version),
+    let message = format!(
+        "Membership change of group '{}': added {} and removed {} members ({} added, {} removed so far).",
+        job.name(),
+        add.len(),
+        step.remove.len(),
+        next.added,
+        next.removed
     );
-    plan.event(job.event(
-        ctx,
-        format!(
-            "Membership change of group '{}': added {} and removed {} members ({} added, {} removed so far).",
-            job.name(),
-            add.len(),
-            step.remove.len(),
-            next.added,
-            next.removed
-        ),
-    ));
+    commit_chunk(&mut plan, ctx, job, next, message);
     plan
 }
 

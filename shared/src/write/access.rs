@@ -49,6 +49,20 @@ pub(crate) async fn load_conflict(
     })
 }
 
+/// A held conflict's org group and SCIM group.
+async fn load_held(
+    store: &Store,
+    org: &OrgRecord,
+    conflict: &ConflictRecord,
+) -> Result<(OrgGroupRecord, GroupRecord), ScimError> {
+    let og = load_org_group(store, &org.id, &conflict.org_group_id).await?;
+    let group = store
+        .get_group(&conflict.directory_id, &conflict.group_id)
+        .await?
+        .ok_or_else(|| ScimError::not_found(format!("group {} not found", conflict.group_id)))?;
+    Ok((og, group))
+}
+
 /// The review of a held group (G2): the org group, the SCIM group, the accounts its IdP
 /// members are linked to, and the org group's admin members now.
 pub(crate) async fn load_review(
@@ -56,11 +70,7 @@ pub(crate) async fn load_review(
     org: &OrgRecord,
     conflict: ConflictRecord,
 ) -> Result<Review, ScimError> {
-    let og = load_org_group(store, &org.id, &conflict.org_group_id).await?;
-    let group = store
-        .get_group(&conflict.directory_id, &conflict.group_id)
-        .await?
-        .ok_or_else(|| ScimError::not_found(format!("group {} not found", conflict.group_id)))?;
+    let (og, group) = load_held(store, org, &conflict).await?;
     let idp = store
         .member_accounts(&conflict.directory_id, &conflict.group_id)
         .await?;
@@ -108,11 +118,7 @@ async fn load_review_later(
     org: &OrgRecord,
     conflict: ConflictRecord,
 ) -> Result<Review, ScimError> {
-    let og = load_org_group(store, &org.id, &conflict.org_group_id).await?;
-    let group = store
-        .get_group(&conflict.directory_id, &conflict.group_id)
-        .await?
-        .ok_or_else(|| ScimError::not_found(format!("group {} not found", conflict.group_id)))?;
+    let (og, group) = load_held(store, org, &conflict).await?;
     let none = BTreeSet::new();
     Ok(Review {
         breakdown: breakdown(org, conflict, og, &none, &none, Vec::new()),
