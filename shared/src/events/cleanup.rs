@@ -1,5 +1,5 @@
-//! The `group-cleanup` function: invoked by the table's stream with the clean-up jobs
-//! written `queued` (its own event source mapping, `CLEANUP_FILTER_PATTERN`), it runs each
+//! The `group-cleanup` function: invoked by the table's stream with the jobs of big groups
+//! (a delete's clean-up, a membership replace, a held group's sync) written `queued` (its own event source mapping, `CLEANUP_FILTER_PATTERN`), it runs each
 //! job it is told of until the job finishes or the time budget runs out
 //! (`write::cleanup`). A job that fails is reported in `batchItemFailures`: the mapping
 //! retries from it, and since progress is committed chunk by chunk, nothing is lost.
