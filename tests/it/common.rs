@@ -360,17 +360,22 @@ impl TestDirectory {
     pub async fn members(&self, group_id: &str) -> Vec<String> {
         let r = self.scim("GET", &format!("/Groups/{group_id}"), None).await;
         assert_eq!(r.status, 200, "{}", r.body);
-        let mut ids: Vec<String> = r.body["members"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|m| m["value"].as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        ids.sort();
-        ids
+        member_ids(&r.body)
     }
+}
+
+/// The member ids of a group as a SCIM answer shows it, sorted.
+pub fn member_ids(group: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = group["members"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["value"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
 }
 
 impl TestDirectory {

@@ -8,7 +8,7 @@
 //! scheduled event (the one-minute retry on AWS).
 //!
 //! The same stream has a second reader on AWS, the `group-cleanup` function's mapping
-//! (`CLEANUP_FILTER_PATTERN`: queued clean-up jobs of deleted big groups). The pump keeps
+//! (`CLEANUP_FILTER_PATTERN`: queued jobs of big groups: deletes, replaces, syncs). The pump keeps
 //! those records too and hands them, in batches of 10, to `group-cleanup` from a task of
 //! their own, so that a long clean-up never holds the events back (two mappings are two
 //! independent pollers).

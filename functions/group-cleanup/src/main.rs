@@ -1,6 +1,7 @@
 //! The `group-cleanup` Lambda function: wiring only; the logic is
 //! `scimlink::events::cleanup::CleanupService`. Invoked by the table's stream with the
-//! clean-up jobs of deleted big groups (its own event source mapping and filter).
+//! jobs of big groups: deletes' clean-ups, membership replaces and held-group syncs (its
+//! own event source mapping and filter).
 
 use lambda_http::lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use scimlink::events::cleanup::CleanupService;

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::cleanup::{CleanupJobRecord, ASYNC_CLEANUP_THRESHOLD};
 use super::context::WriteContext;
 use super::model::{
     AccountRecord, AccountStatus, ConflictRecord, GroupRecord, GroupRef, ManagedBy, OrgGroupRecord,
@@ -239,6 +240,71 @@ pub fn plan_sync(
     group: &GroupRecord,
     current: &BTreeSet<String>,
 ) -> Result<Plan, ScimError> {
+    let mut plan = plan_sync_flip(
+        ctx,
+        org,
+        b,
+        group,
+        format!(
+            "{} accounts added, {} removed, {} unchanged",
+            b.to_add.len(),
+            b.to_remove.len(),
+            b.unchanged
+        ),
+    )?;
+    plan.after = current
+        .iter()
+        .map(|a| {
+            Write::Delete(
+                Record::OrgMember {
+                    org_id: org.id.clone(),
+                    org_group_id: b.org_group.id.clone(),
+                    account_id: a.clone(),
+                },
+                Condition::Always,
+            )
+        })
+        .collect();
+    Ok(plan)
+}
+
+/// G3 for a held group with more IdP or admin members than one request handles
+/// (`cleanup::ASYNC_CLEANUP_THRESHOLD`): the same hand-over in one transaction (access flips
+/// for everyone when it commits), with a sync job instead of the per-member work: the job
+/// derives each IdP member's access events and removes the admin membership items (with
+/// theirs), chunk by chunk. `b` is the breakdown without its per-account lists (nobody's
+/// account was read).
+pub fn plan_sync_later(
+    ctx: &WriteContext,
+    org: &OrgRecord,
+    b: &Breakdown,
+    group: &GroupRecord,
+) -> Result<Plan, ScimError> {
+    let mut plan = plan_sync_flip(
+        ctx,
+        org,
+        b,
+        group,
+        format!(
+            "its members' access (more than {ASYNC_CLEANUP_THRESHOLD} memberships) is applied by an asynchronous job, which logs its progress and its end"
+        ),
+    )?;
+    plan.put(
+        Record::CleanupJob(CleanupJobRecord::for_synced_group(ctx, group, &b.org_group)),
+        Condition::Absent,
+    );
+    Ok(plan)
+}
+
+/// The hand-over of a sync: the org group to the directory, the group released, its
+/// conflict gone, and the log event (`changed` says what happens to the members).
+fn plan_sync_flip(
+    ctx: &WriteContext,
+    org: &OrgRecord,
+    b: &Breakdown,
+    group: &GroupRecord,
+    changed: String,
+) -> Result<Plan, ScimError> {
     if let Some(e) = default_access_refusal(org, b) {
         return Err(e);
     }
@@ -280,28 +346,12 @@ pub fn plan_sync(
         ..ctx.event(
             Outcome::TookOver,
             format!(
-                "An admin synced group '{}': the org group now takes the IdP's membership and is managed by directory {}. {} accounts added, {} removed, {} unchanged; it grants {roles}.",
+                "An admin synced group '{}': the org group now takes the IdP's membership and is managed by directory {}. {changed}; it grants {roles}.",
                 og.name,
                 group.directory_id,
-                b.to_add.len(),
-                b.to_remove.len(),
-                b.unchanged
             ),
         )
     });
-    plan.after = current
-        .iter()
-        .map(|a| {
-            Write::Delete(
-                Record::OrgMember {
-                    org_id: org.id.clone(),
-                    org_group_id: og.id.clone(),
-                    account_id: a.clone(),
-                },
-                Condition::Always,
-            )
-        })
-        .collect();
     Ok(plan)
 }
 

@@ -160,7 +160,12 @@ pub fn access_needs(writes: &[Write], after: &[Write], before: &[Record]) -> Acc
                     Record::Group(o) if o.id == g.id && o.directory_id == g.directory_id => Some(o),
                     _ => None,
                 });
-                if old.is_some_and(|o| o.held != g.held || o.org_group_id != g.org_group_id) {
+                let key = (g.directory_id.clone(), g.id.clone());
+                if old.is_some_and(|o| o.held != g.held || o.org_group_id != g.org_group_id)
+                    && !synced_later(writes, |j| {
+                        (&j.directory_id, &j.group_id) == (&key.0, &key.1)
+                    })
+                {
                     needs
                         .group_members
                         .insert((g.directory_id.clone(), g.id.clone()));
@@ -179,7 +184,11 @@ pub fn access_needs(writes: &[Write], after: &[Write], before: &[Record]) -> Acc
                     Record::OrgGroup(o) if o.id == og.id => Some(o),
                     _ => None,
                 });
-                if old.is_some_and(|o| o.roles != og.roles || o.managed_by != og.managed_by) {
+                if old.is_some_and(|o| o.roles != og.roles || o.managed_by != og.managed_by)
+                    && !synced_later(writes, |j| {
+                        j.org_group.as_ref().is_some_and(|o| o.id == og.id)
+                    })
+                {
                     needs.org_group_members.insert(og.id.clone());
                 }
             }
@@ -226,6 +235,18 @@ fn note_account(needs: &mut AccessNeeds, account_id: &str, writes: &[Write]) {
 fn cleans_up_later(writes: &[Write], key: &(String, String)) -> bool {
     writes.iter().any(|w| {
         matches!(w, Write::Put(Record::CleanupJob(j), _) if j.directory_id == key.0 && j.group_id == key.1)
+    })
+}
+
+/// Whether the plan leaves the access of a synced group's members to a sync job (a big
+/// held group's sync, or one of the job's chunks): their access changes are derived chunk
+/// by chunk (`directory::cleanup::plan_sync_chunk`), not by reading every member now.
+fn synced_later(
+    writes: &[Write],
+    names: impl Fn(&super::cleanup::CleanupJobRecord) -> bool,
+) -> bool {
+    writes.iter().any(|w| {
+        matches!(w, Write::Put(Record::CleanupJob(j), _) if j.kind == super::cleanup::JobKind::Sync && names(j))
     })
 }
 
@@ -1075,6 +1096,7 @@ mod tests {
             last_modified: EARLIER.into(),
             org_group_id: Some(org_group.into()),
             held: false,
+            members_pending: false,
         }
     }
 
@@ -1214,6 +1236,7 @@ mod tests {
 
     #[test]
     fn e5_a_held_group_grants_nothing_and_its_sync_grants_with_a_conflict_synced() {
+        use crate::directory::cleanup::{plan_sync_chunk, CleanupJobRecord, SyncStep};
         let acc = linked(account("a1", "ada@example.com", Origin::Scim), DIR, "u1");
         let mut world = AccessWorld::default();
         world.accounts.insert("a1".into(), acc);
@@ -1258,6 +1281,15 @@ mod tests {
             .group_members
             .contains(&(DIR.to_string(), "g1".to_string())));
         assert!(needs.org_group_members.contains("og1"));
+        // The world as stored once the sync commits: what a big sync's job chunk reads.
+        let mut synced_world = world.clone();
+        synced_world.groups.insert(
+            (DIR.into(), "g1".into()),
+            GroupRecord {
+                held: false,
+                ..held.clone()
+            },
+        );
         let e = events_of(&plan, &mut world);
         assert!(names(&e).contains(&"conflict:synced"), "{:?}", names(&e));
         let granted = e
@@ -1265,6 +1297,34 @@ mod tests {
             .find(|c| c.event == "access:granted")
             .expect("granted");
         assert_eq!(granted.data["access"][0]["role"], "jira/admin");
+
+        // A big group's sync: with its sync job, the request reads no member...
+        let og_before = match &plan.before[0] {
+            Record::OrgGroup(og) => og.clone(),
+            other => panic!("{other:?}"),
+        };
+        let job = CleanupJobRecord::for_synced_group(&ctx(), &held, &og_before);
+        plan.put(Record::CleanupJob(job.clone()), Condition::Absent);
+        let needs = access_needs(&plan.writes, &plan.after, &plan.before);
+        assert!(needs.group_members.is_empty() && needs.org_group_members.is_empty());
+        // ...and the job's chunk of members derives their grant, from the org group as it
+        // was (admin) to as it is (the directory's), without reading every member either.
+        let og_now = match &plan.writes[1] {
+            Write::Put(Record::OrgGroup(og), _) => og.clone(),
+            other => panic!("{other:?}"),
+        };
+        let step = SyncStep {
+            members: vec!["u1".into()],
+            ..SyncStep::default()
+        };
+        let mut chunk = plan_sync_chunk(&ctx(), &job, &og_now, &step);
+        chunk.observed = vec!["a1".into()];
+        let needs = access_needs(&chunk.writes, &chunk.after, &chunk.before);
+        assert!(needs.group_members.is_empty() && needs.org_group_members.is_empty());
+        synced_world.org_groups.insert("og1".into(), og_before);
+        let e = events_of(&chunk, &mut synced_world);
+        assert_eq!(names(&e), ["access:granted"]);
+        assert_eq!(e[0].subject.id, "a1");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::cleanup::{CleanupJobRecord, ASYNC_CLEANUP_THRESHOLD};
+use super::cleanup::{target_pages, CleanupJobRecord, ASYNC_CLEANUP_THRESHOLD, MAX_JOB_PAGES};
 use super::context::WriteContext;
 use super::model::{
     ConflictRecord, GroupRecord, GroupRef, Guard, ManagedBy, OrgGroupRecord, Outcome,
@@ -197,6 +197,7 @@ pub fn plan_group_create(
         last_modified: ctx.now.clone(),
         org_group_id: None,
         held: false,
+        members_pending: false,
     };
     if let Some(owner) = &state.name_owner {
         let e = ScimError::uniqueness(format!(
@@ -382,6 +383,108 @@ pub fn plan_group_change(
     })
 }
 
+/// What a membership change too big for one request replaces the group's membership with:
+/// the target, and what the request knew of the change (`known`: the net change when the
+/// request read the whole current membership; `None` when the group has more members than
+/// it reads).
+#[derive(Debug, Clone)]
+pub struct MembershipLater<'a> {
+    /// The new membership, sorted and unique (user ids checked to exist, G6).
+    pub target: &'a [String],
+    pub known: Option<&'a MemberChange>,
+    /// The replace job still pending on the group, if any: the new job replaces it.
+    pub pending: Option<&'a CleanupJobRecord>,
+}
+
+/// PUT (or PATCH `replace` of `members`) whose membership change is past
+/// `ASYNC_CLEANUP_THRESHOLD`: the document changes as in [`plan_group_change`] (its name
+/// guard, G1-G3), the group is written with its pending mark, and the membership change is
+/// left to a replace job written in the same transaction with its target pages
+/// (`directory::cleanup`). The group shows the target at once; its member items (what a
+/// user's `groups` and access derive from) converge as the job's chunks apply.
+pub fn plan_group_change_later(
+    ctx: &WriteContext,
+    group: &GroupRecord,
+    new_doc: Option<Value>,
+    rename: &GroupNameState,
+    linked_org_group: Option<&OrgGroupRecord>,
+    later: &MembershipLater<'_>,
+) -> Result<GroupDecision, Refusal> {
+    let pages = target_pages(later.target);
+    if pages.len() > MAX_JOB_PAGES {
+        let e = ScimError::invalid_value(format!(
+            "a group's membership is limited to {} pages of ids ({} members asked)",
+            MAX_JOB_PAGES,
+            later.target.len()
+        ));
+        return Err(refuse(ctx, group, e));
+    }
+    let mut d = plan_group_change(
+        ctx,
+        group,
+        new_doc,
+        rename,
+        linked_org_group,
+        &MemberChange::default(),
+    )?;
+    d.group.members_pending = true;
+    let put = d.plan.writes.iter_mut().find_map(|w| match w {
+        Write::Put(Record::Group(g), _) => Some(g),
+        _ => None,
+    });
+    match put {
+        Some(g) => g.members_pending = true,
+        // Only the membership changes: the group is still written, at its version, for its
+        // pending mark (a direct member write racing with it then loses, see `TouchGroup`).
+        None => {
+            d.plan.put(
+                Record::Group(d.group.clone()),
+                Condition::Version(group.version),
+            );
+            d.plan.prior(Record::Group(group.clone()));
+        }
+    }
+    let change = match later.known {
+        Some(c) => format!("{} removals / {} additions", c.removed.len(), c.added.len()),
+        None => format!(
+            "more than {ASYNC_CLEANUP_THRESHOLD} members to {} members",
+            later.target.len()
+        ),
+    };
+    let held = if group.held {
+        " (recorded; held, not applied)"
+    } else {
+        ""
+    };
+    let sentence = format!(
+        "Its membership change of {change}{held} is applied by an asynchronous job, which logs its progress and its end; the group shows its new membership now."
+    );
+    for w in d.plan.writes.iter_mut() {
+        if let Write::Put(Record::Event(e), _) = w {
+            e.message = [e.message.as_str(), sentence.as_str()]
+                .iter()
+                .filter(|m| !m.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
+    }
+    let job = CleanupJobRecord::for_replaced_membership(
+        ctx,
+        &d.group,
+        later.target.len(),
+        pages.len(),
+        later.pending,
+    );
+    let old_pages = later.pending.map_or(0, |j| j.target_pages);
+    d.plan.writes.extend(job.page_writes(pages, old_pages));
+    let cond = later
+        .pending
+        .map_or(Condition::Absent, |j| Condition::Version(j.version));
+    d.plan.put(Record::CleanupJob(job), cond);
+    Ok(d)
+}
+
 fn rename_guards(ctx: &WriteContext, plan: &mut Plan, group: &GroupRecord, old: &str, new: &str) {
     plan.put(
         Record::Guard(
@@ -463,25 +566,33 @@ pub fn plan_group_delete(
 /// (`cleanup::ASYNC_CLEANUP_THRESHOLD`): the group, its guard and its attachment go in one
 /// transaction as for any delete, so it disappears from every read at once, and its member
 /// items are left to the clean-up job written in the same transaction.
+///
+/// A replace job still pending on the group (`pending`) becomes the delete's clean-up job
+/// (under its version: a worker on it loses its race and reloads), its target pages go.
 pub fn plan_group_delete_later(
     ctx: &WriteContext,
     group: &GroupRecord,
     linked_org_group: Option<&OrgGroupRecord>,
     stale_admin_members: &[String],
+    pending: Option<&CleanupJobRecord>,
 ) -> GroupDecision {
     let message = format!(
         "Deleted SCIM group '{}'; its memberships (more than {ASYNC_CLEANUP_THRESHOLD}) are removed by an asynchronous clean-up, which logs its progress and its end.",
         display_name(&group.doc)
     );
     let mut d = plan_group_removal(ctx, group, linked_org_group, stale_admin_members, message);
-    d.plan.put(
-        Record::CleanupJob(CleanupJobRecord::for_deleted_group(
-            ctx,
-            group,
-            linked_org_group,
-        )),
-        Condition::Absent,
-    );
+    let mut job = CleanupJobRecord::for_deleted_group(ctx, group, linked_org_group);
+    let cond = match pending {
+        Some(old) => {
+            d.plan
+                .writes
+                .extend(old.page_writes(Vec::new(), old.target_pages));
+            job.version = old.version + 1;
+            Condition::Version(old.version)
+        }
+        None => Condition::Absent,
+    };
+    d.plan.put(Record::CleanupJob(job), cond);
     d
 }
 
@@ -595,6 +706,7 @@ mod tests {
             last_modified: EARLIER.into(),
             org_group_id: org_group_id.map(str::to_string),
             held,
+            members_pending: false,
         }
     }
 
@@ -1148,6 +1260,151 @@ mod tests {
         assert!(d.group.held);
         let e = only_event(&d.plan);
         assert!(e.message.contains("held, not applied"), "{}", e.message);
+    }
+
+    // ---- big membership changes (issue 12) ----
+
+    fn later_of<'a>(
+        target: &'a [String],
+        known: Option<&'a MemberChange>,
+        pending: Option<&'a CleanupJobRecord>,
+    ) -> MembershipLater<'a> {
+        MembershipLater {
+            target,
+            known,
+            pending,
+        }
+    }
+
+    fn dropped_pages(plan: &Plan) -> usize {
+        plan.writes
+            .iter()
+            .filter(|w| matches!(w, Write::Delete(Record::JobPage(_), _)))
+            .count()
+    }
+
+    fn job_write(plan: &Plan) -> (&CleanupJobRecord, &Condition) {
+        plan.writes
+            .iter()
+            .find_map(|w| match w {
+                Write::Put(Record::CleanupJob(j), c) => Some((j, c)),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn g6_big_membership_change_writes_the_group_pending_and_a_replace_job_with_its_pages() {
+        let g = group("Engineering", Some("og-1"), false);
+        let target: Vec<String> = (0..600).map(|i| format!("u{i:04}")).collect();
+        let known = MemberChange {
+            added: target.clone(),
+            removed: members(&["x"]),
+        };
+        let d = plan_group_change_later(
+            &gctx(),
+            &g,
+            None,
+            &GroupNameState::default(),
+            None,
+            &later_of(&target, Some(&known), None),
+        )
+        .unwrap();
+        assert_one_write_per_item(&d.plan);
+        // No member item in the request: the job writes them.
+        assert!(member_ids(puts(&d.plan)).is_empty());
+        assert!(member_ids(deletes(&d.plan)).is_empty());
+        let (put, cond) = group_put(&d.plan).expect("the group, for its pending mark");
+        assert!(put.members_pending && d.group.members_pending);
+        assert_eq!(*cond, Condition::Version(g.version));
+        let (job, cond) = job_write(&d.plan);
+        assert_eq!(*cond, Condition::Absent);
+        assert_eq!(
+            (job.kind, job.target_members, job.target_pages),
+            (crate::directory::cleanup::JobKind::Replace, 600, 1)
+        );
+        let e = only_event(&d.plan);
+        assert!(
+            e.message.contains(
+                "membership change of 1 removals / 600 additions is applied by an asynchronous job"
+            ),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn g1_big_membership_change_with_a_rename_keeps_the_name_guard_logic() {
+        let g = group("Engineering", Some("og-1"), false);
+        let target = members(&["u1"]);
+        let taken = GroupNameState {
+            name_owner: Some("other".into()),
+            org_group: None,
+        };
+        let r = plan_group_change_later(
+            &gctx(),
+            &g,
+            Some(group_doc("Sales")),
+            &taken,
+            Some(&linked_og()),
+            &later_of(&target, None, None),
+        );
+        assert_refused_409(r);
+        let d = plan_group_change_later(
+            &gctx(),
+            &g,
+            Some(group_doc("Sales")),
+            &GroupNameState::default(),
+            Some(&linked_og()),
+            &later_of(&target, None, None),
+        )
+        .unwrap();
+        let sales = group_name_guard("sales");
+        assert!(guard_puts(&d.plan).iter().any(|(g, _, _)| **g == sales));
+        assert!(group_put(&d.plan).unwrap().0.members_pending);
+        assert!(only_event(&d.plan)
+            .message
+            .contains("more than 500 members to 1 members"));
+    }
+
+    #[test]
+    fn g6_a_change_while_a_job_is_pending_replaces_it_under_its_version() {
+        let mut g = group("Engineering", None, false);
+        g.members_pending = true;
+        let mut old = CleanupJobRecord::for_replaced_membership(&gctx(), &g, 20_000, 3, None);
+        old.version = 4;
+        let target = members(&["u1", "u2"]);
+        let d = plan_group_change_later(
+            &gctx(),
+            &g,
+            None,
+            &GroupNameState::default(),
+            None,
+            &later_of(&target, None, Some(&old)),
+        )
+        .unwrap();
+        assert_one_write_per_item(&d.plan);
+        let (job, cond) = job_write(&d.plan);
+        assert_eq!(*cond, Condition::Version(4));
+        assert_eq!((job.version, job.generation, job.target_pages), (5, 1, 1));
+        assert_eq!(dropped_pages(&d.plan), 2, "the old target's surplus pages");
+    }
+
+    #[test]
+    fn g6_a_delete_while_a_replace_job_is_pending_turns_it_into_the_clean_up() {
+        let mut g = group("Engineering", None, false);
+        g.members_pending = true;
+        let mut old = CleanupJobRecord::for_replaced_membership(&gctx(), &g, 9_000, 2, None);
+        old.version = 3;
+        let d = plan_group_delete_later(&gctx(), &g, None, &[], Some(&old));
+        assert_one_write_per_item(&d.plan);
+        let (job, cond) = job_write(&d.plan);
+        assert_eq!(*cond, Condition::Version(3));
+        assert_eq!(
+            (job.kind, job.version),
+            (crate::directory::cleanup::JobKind::Delete, 4)
+        );
+        assert_eq!(dropped_pages(&d.plan), 2);
     }
 
     // ---- delete ----

@@ -327,6 +327,10 @@ pub struct GroupRecord {
     pub org_group_id: Option<String>,
     /// G2: the org group of the same name is managed by `admin`; membership is recorded, not applied.
     pub held: bool,
+    /// A replace job is bringing the member items to a target membership
+    /// (`directory::cleanup`, `JobKind::Replace`): the group shows the target, and every
+    /// membership change goes through the job until it finishes.
+    pub members_pending: bool,
 }
 
 /// A group of the organization; grants product roles; managed by `admin` or one directory.

@@ -49,6 +49,8 @@ pub enum Record {
     Safeguard(SafeguardRecord),
     /// A deleted group's asynchronous membership clean-up (`directory::cleanup`).
     CleanupJob(super::cleanup::CleanupJobRecord),
+    /// A page of a replace job's target membership, beside the job.
+    JobPage(super::cleanup::JobPageRecord),
     /// E4: account `account_id` has a hold of directory `directory_id` (the listing entry;
     /// the hold itself is on the account).
     HeldAccount {
@@ -79,6 +81,13 @@ pub enum Write {
     /// Bump a group's version and `lastModified` without a condition: membership changes
     /// do not depend on the group's document, so concurrent ones must not conflict.
     TouchGroup {
+        directory_id: String,
+        group_id: String,
+        last_modified: String,
+    },
+    /// A replace job finished: the group's member items are its membership again (its
+    /// pending mark goes), its version and `lastModified` move as for a membership change.
+    SettleGroup {
         directory_id: String,
         group_id: String,
         last_modified: String,
@@ -118,6 +127,10 @@ pub struct Plan {
     /// The stored records this plan replaces or deletes at their loaded version, as they
     /// were: what the change events (E5) compare against for previous values.
     pub before: Vec<Record>,
+    /// Accounts whose access the plan changes without writing anything of theirs (a sync
+    /// job's chunk of IdP members, whose access changed with their org group): the access
+    /// world reads them so that their events (E5) are derived.
+    pub observed: Vec<String>,
 }
 
 impl Plan {

@@ -614,6 +614,7 @@ mod tests {
                 last_modified: "t".into(),
                 org_group_id: Some("og".into()),
                 held: false,
+                members_pending: false,
             },
         );
         for id in ids {

@@ -150,6 +150,11 @@ pub(crate) fn write_key(w: &Write) -> (String, String) {
             directory_id,
             group_id,
             ..
+        }
+        | Write::SettleGroup {
+            directory_id,
+            group_id,
+            ..
         } => keys::group(directory_id, group_id),
     }
 }

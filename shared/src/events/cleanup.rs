@@ -1,5 +1,5 @@
-//! The `group-cleanup` function: invoked by the table's stream with the clean-up jobs
-//! written `queued` (its own event source mapping, `CLEANUP_FILTER_PATTERN`), it runs each
+//! The `group-cleanup` function: invoked by the table's stream with the jobs of big groups
+//! (a delete's clean-up, a membership replace, a held group's sync) written `queued` (its own event source mapping, `CLEANUP_FILTER_PATTERN`), it runs each
 //! job it is told of until the job finishes or the time budget runs out
 //! (`write::cleanup`). A job that fails is reported in `batchItemFailures`: the mapping
 //! retries from it, and since progress is committed chunk by chunk, nothing is lost.
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::stream::{classify, BatchResponse, Invocation, ItemFailure, StreamError, StreamEvent};
+use crate::directory::cleanup::JobSlot;
 use crate::store::Store;
 use crate::write::cleanup::CleanupEnd;
 use crate::write::Writer;
@@ -55,7 +56,7 @@ impl CleanupService {
     /// afresh. A job that fails is retried from its first record in the batch.
     pub async fn handle_stream(&self, batch: &StreamEvent) -> BatchResponse {
         let deadline = Instant::now() + self.budget;
-        let mut jobs: Vec<((String, String), String)> = Vec::new();
+        let mut jobs: Vec<((String, String, JobSlot), String)> = Vec::new();
         let mut failures = Vec::new();
         for r in batch.records.iter().filter(|r| r.is_cleanup_wake()) {
             match r.cleanup_job() {
@@ -66,14 +67,22 @@ impl CleanupService {
                 Err(e) => tracing::error!(error = %e, "unreadable clean-up job record; skipped"),
             }
         }
-        for ((directory_id, group_id), record_id) in jobs {
-            let writer = Writer::new(&self.store, false).safeguarded_by(&directory_id);
+        for ((directory_id, group_id, slot), record_id) in jobs {
+            // A membership job writes as the directory's IdP would (its safeguard counts,
+            // E4); a sync is an admin's decision, which no safeguard holds.
+            let writer = match slot {
+                JobSlot::Membership => {
+                    Writer::new(&self.store, false).safeguarded_by(&directory_id)
+                }
+                JobSlot::Sync => Writer::new(&self.store, false),
+            };
             // Boxed: the write service's futures are deep (see `Writer::run`).
-            match Box::pin(writer.clean_up_group(&directory_id, &group_id, deadline)).await {
+            match Box::pin(writer.run_group_job(&directory_id, &group_id, slot, deadline)).await {
                 Ok(run) => tracing::info!(
                     directory = %directory_id,
                     group = %group_id,
                     removed = run.removed,
+                    added = run.added,
                     chunks = run.chunks,
                     finished = run.end == CleanupEnd::Finished,
                     "group clean-up ran"

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::directory::cleanup::{CleanupJobRecord, CleanupState};
+use crate::directory::cleanup::{CleanupJobRecord, CleanupState, JobSlot};
 use crate::directory::model::{ChangeBatch, ChangeRecord};
 use crate::store::{CHANGE_ITEM_TYPE, CLEANUP_ITEM_TYPE};
 
@@ -143,10 +143,10 @@ impl StreamRecord {
             && image.and_then(|i| image_s(i, "state")) == Some(CleanupState::Queued.as_str())
     }
 
-    /// The deleted group a clean-up job record names: (directory, group).
-    pub fn cleanup_job(&self) -> Result<(String, String), StreamError> {
+    /// The group job a record names: (directory, group, which of its jobs).
+    pub fn cleanup_job(&self) -> Result<(String, String, JobSlot), StreamError> {
         self.data::<CleanupJobRecord>()
-            .map(|j| (j.directory_id, j.group_id))
+            .map(|j| (j.directory_id, j.group_id, j.kind.slot()))
     }
 
     /// The changes the inserted item holds (`NewImage.data`: the `ChangeBatch` of one
@@ -337,7 +337,11 @@ mod tests {
         assert!(record.is_cleanup_wake() && !record.is_change_insert());
         assert_eq!(
             record.cleanup_job().expect("the job"),
-            ("__DIRECTORY_ID__".into(), "grp_deleted_sample".into())
+            (
+                "__DIRECTORY_ID__".into(),
+                "grp_deleted_sample".into(),
+                JobSlot::Membership
+            )
         );
     }
 

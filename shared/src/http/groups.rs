@@ -69,7 +69,7 @@ impl ResourceEndpoint for GroupsEndpoint {
                         let mut matched = Vec::new();
                         for g in found {
                             let members = match by_members {
-                                true => Some(ctx.store.group_members(dir, &g.id).await?),
+                                true => Some(ctx.store.shown_members(&g).await?),
                                 false => None,
                             };
                             if f.matches(&render_group(ctx, &g, members.as_deref())) {
@@ -230,11 +230,7 @@ async fn members_for(
     if !p.includes("members") {
         return Ok(None);
     }
-    Ok(Some(
-        ctx.store
-            .group_members(ctx.directory_id(), &group.id)
-            .await?,
-    ))
+    Ok(Some(ctx.store.shown_members(group).await?))
 }
 
 /// PUT and PATCH share the answer: the dry run, 204, or the group as stored now.

@@ -227,6 +227,12 @@ pub fn needs_all_members(ops: &[MemberOp]) -> bool {
         .any(|o| matches!(o, MemberOp::RemoveAll | MemberOp::RemoveWhere(_)))
 }
 
+/// Whether `ops` replace the whole membership (a `RemoveAll` among them): what the group had
+/// before it does not change the result, so a big group's members need not be read.
+pub fn replaces_all(ops: &[MemberOp]) -> bool {
+    ops.iter().any(|o| matches!(o, MemberOp::RemoveAll))
+}
+
 /// Every id whose current membership decides the result (when the whole set is not needed).
 pub fn named_ids(ops: &[MemberOp]) -> BTreeSet<String> {
     ops.iter()

@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::cursor::PageKey;
-use super::items::{from_data, get_s};
+use super::items::{from_data, get_s, key_map};
 use super::keys;
 use super::{Store, StoreError};
 use crate::directory::model::{AccountRecord, DirectoryRecord, OrgGroupRecord, TokenRecord};
@@ -129,15 +129,42 @@ impl Store {
         org_id: &str,
         org_group_id: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let query = self
-            .query_partition(keys::org_group_partition(org_id, org_group_id))
-            .key_condition_expression("pk = :p AND begins_with(sk, :m)")
-            .expression_attribute_values(":m", AttributeValue::S(keys::MEMBER_PREFIX.into()))
-            .projection_expression("accountId");
-        let items = self.query_all(query).await?;
+        let items = self
+            .query_all(self.org_members_query(org_id, org_group_id))
+            .await?;
         Ok(items
             .iter()
             .filter_map(|i| get_s(i, "accountId").map(str::to_string))
             .collect())
+    }
+
+    /// At most `limit` of an org group's admin members after `after`, in id order, and
+    /// whether it has more: a sync job's chunk (and whether a sync is big).
+    pub async fn org_group_members_after(
+        &self,
+        org_id: &str,
+        org_group_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool), StoreError> {
+        let start = after.map(|a| key_map(keys::org_member(org_id, org_group_id, a)));
+        self.ids_up_to(
+            self.org_members_query(org_id, org_group_id),
+            start,
+            limit,
+            "accountId",
+        )
+        .await
+    }
+
+    fn org_members_query(
+        &self,
+        org_id: &str,
+        org_group_id: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.query_partition(keys::org_group_partition(org_id, org_group_id))
+            .key_condition_expression("pk = :p AND begins_with(sk, :m)")
+            .expression_attribute_values(":m", AttributeValue::S(keys::MEMBER_PREFIX.into()))
+            .projection_expression("accountId")
     }
 }

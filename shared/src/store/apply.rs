@@ -95,24 +95,52 @@ fn transact_item(store: &Store, write: &Write) -> Result<TransactWriteItem, Stor
                 .delete(del.build().map_err(build_err)?)
                 .build())
         }
+        // The group must still exist: an update would otherwise create a stub item. A group
+        // whose membership a replace job is changing takes no direct member writes: the
+        // request lost its race with the job's request and reloads.
         Write::TouchGroup {
             directory_id,
             group_id,
             last_modified,
-        } => {
-            let update = Update::builder()
-                .table_name(store.table())
-                .set_key(Some(key_map(keys::group(directory_id, group_id))))
-                // The group must still exist: an update would otherwise create a stub item.
-                .condition_expression("attribute_exists(pk)")
-                .update_expression("SET lastModified = :lm ADD version :one")
-                .expression_attribute_values(":lm", AttributeValue::S(last_modified.clone()))
-                .expression_attribute_values(":one", AttributeValue::N("1".into()))
-                .build()
-                .map_err(build_err)?;
-            Ok(TransactWriteItem::builder().update(update).build())
-        }
+        } => group_update(
+            store,
+            keys::group(directory_id, group_id),
+            "attribute_exists(pk) AND attribute_not_exists(membersPending)",
+            "SET lastModified = :lm ADD version :one",
+            last_modified,
+        ),
+        Write::SettleGroup {
+            directory_id,
+            group_id,
+            last_modified,
+        } => group_update(
+            store,
+            keys::group(directory_id, group_id),
+            "attribute_exists(pk)",
+            "SET lastModified = :lm REMOVE membersPending ADD version :one",
+            last_modified,
+        ),
     }
+}
+
+/// An update of a group's item that moves its version and `lastModified`.
+fn group_update(
+    store: &Store,
+    key: (String, String),
+    condition: &str,
+    expression: &str,
+    last_modified: &str,
+) -> Result<TransactWriteItem, StoreError> {
+    let update = Update::builder()
+        .table_name(store.table())
+        .set_key(Some(key_map(key)))
+        .condition_expression(condition)
+        .update_expression(expression)
+        .expression_attribute_values(":lm", AttributeValue::S(last_modified.to_string()))
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .build()
+        .map_err(|e| StoreError::Service(e.to_string()))?;
+    Ok(TransactWriteItem::builder().update(update).build())
 }
 
 impl Store {

@@ -5,10 +5,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::items::{get_s, group_from_item};
-use super::keys::{self, MEMBER_PREFIX};
+use super::items::{from_data, get_s, group_from_item, key_map};
+use super::keys::{self, JOB_PAGE_PREFIX, MEMBER_PREFIX};
 use super::{Store, StoreError};
-use crate::directory::cleanup::CleanupJobRecord;
+use crate::directory::cleanup::{CleanupJobRecord, JobPageRecord, JobSlot};
 use crate::directory::groups::GroupNameState;
 use crate::directory::model::{GroupRecord, OrgGroupRecord};
 
@@ -132,31 +132,102 @@ impl Store {
         group_id: &str,
         limit: usize,
     ) -> Result<(Vec<String>, bool), StoreError> {
+        self.group_members_after(directory_id, group_id, None, limit)
+            .await
+    }
+
+    /// `group_members_up_to` from the member after `after` on: each step of a replace job
+    /// (`directory::cleanup::next_replace_step`) reads the page past its cursor.
+    pub async fn group_members_after(
+        &self,
+        directory_id: &str,
+        group_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool), StoreError> {
+        let start = after.map(|id| key_map(keys::member(directory_id, group_id, id)));
+        self.ids_up_to(
+            self.members_query(directory_id, group_id),
+            start,
+            limit,
+            "userId",
+        )
+        .await
+    }
+
+    /// At most `limit` values of `attribute` of `query`'s items from `start` on (a key that
+    /// need not exist: the query goes on from the next key in order), and whether more
+    /// follow: one request, whatever the partition's size.
+    pub(crate) async fn ids_up_to(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        start: Option<HashMap<String, AttributeValue>>,
+        limit: usize,
+        attribute: &str,
+    ) -> Result<(Vec<String>, bool), StoreError> {
         let wanted = i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX);
-        let page = self
-            .query_page(
-                self.members_query(directory_id, group_id).limit(wanted),
-                None,
-            )
-            .await?;
+        let page = self.query_page(query.limit(wanted), start).await?;
         let mut ids: Vec<String> = page
             .items
             .iter()
-            .filter_map(|i| get_s(i, "userId").map(str::to_string))
+            .filter_map(|i| get_s(i, attribute).map(str::to_string))
             .collect();
         let more = ids.len() > limit;
         ids.truncate(limit);
         Ok((ids, more))
     }
 
-    /// A deleted group's clean-up job, if it is still running.
+    /// A replace job's target membership (`directory::cleanup::JobPageRecord`), sorted:
+    /// one query of its pages (at most a few, each up to 300 KB).
+    pub async fn job_target(
+        &self,
+        directory_id: &str,
+        group_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let items = self
+            .query_all(
+                self.query_partition(keys::group_partition(directory_id, group_id))
+                    .key_condition_expression("pk = :p AND begins_with(sk, :j)")
+                    .expression_attribute_values(":j", AttributeValue::S(JOB_PAGE_PREFIX.into())),
+            )
+            .await?;
+        let mut ids = Vec::new();
+        for item in &items {
+            let page: JobPageRecord = from_data(item)?;
+            ids.extend(page.user_ids);
+        }
+        Ok(ids)
+    }
+
+    /// The membership a group shows: its member items, or while a replace job brings them
+    /// to its target, the target (what the IdP last set, at once).
+    pub async fn shown_members(&self, group: &GroupRecord) -> Result<Vec<String>, StoreError> {
+        if group.members_pending {
+            self.job_target(&group.directory_id, &group.id).await
+        } else {
+            self.group_members(&group.directory_id, &group.id).await
+        }
+    }
+
+    /// A group's membership job (a deleted group's clean-up, a replace), if it is still
+    /// running.
     pub async fn get_cleanup_job(
         &self,
         directory_id: &str,
         group_id: &str,
     ) -> Result<Option<CleanupJobRecord>, StoreError> {
-        self.get_data(keys::cleanup_job(directory_id, group_id))
+        self.get_job(directory_id, group_id, JobSlot::Membership)
             .await
+    }
+
+    /// The group's job of `slot`, if it is still running.
+    pub async fn get_job(
+        &self,
+        directory_id: &str,
+        group_id: &str,
+        slot: JobSlot,
+    ) -> Result<Option<CleanupJobRecord>, StoreError> {
+        self.get_data(keys::job(directory_id, group_id, slot)).await
     }
 
     /// The member items of a group: they share its partition, after its `GROUP` item.

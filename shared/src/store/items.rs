@@ -107,7 +107,8 @@ pub fn record_key(record: &Record) -> (String, String) {
             account_id,
         } => keys::org_member(org_id, org_group_id, account_id),
         Record::Safeguard(sg) => keys::safeguard(&sg.directory_id),
-        Record::CleanupJob(j) => keys::cleanup_job(&j.directory_id, &j.group_id),
+        Record::CleanupJob(j) => keys::job(&j.directory_id, &j.group_id, j.kind.slot()),
+        Record::JobPage(p) => keys::job_page(&p.directory_id, &p.group_id, p.page),
         Record::HeldAccount {
             directory_id,
             account_id,
@@ -265,6 +266,9 @@ pub fn record_item(record: &Record) -> Result<Item, StoreError> {
                 item.insert("orgGroupId".into(), s(o));
             }
             item.insert("held".into(), AttributeValue::Bool(g.held));
+            if g.members_pending {
+                item.insert("membersPending".into(), AttributeValue::Bool(true));
+            }
             Ok(item)
         }
         Record::Conflict(c) => {
@@ -351,6 +355,7 @@ pub fn record_item(record: &Record) -> Result<Item, StoreError> {
             item.insert("version".into(), n(job.version));
             Ok(item)
         }
+        Record::JobPage(page) => data_item(key, JOB_PAGE_ITEM_TYPE, page),
         Record::HeldAccount {
             org_id,
             directory_id,
@@ -393,6 +398,8 @@ fn change_key(b: &crate::directory::model::ChangeBatch) -> (String, String) {
 pub const CHANGE_ITEM_TYPE: &str = "change";
 /// The `type` of group clean-up jobs: the `group-cleanup` function's stream filter.
 pub const CLEANUP_ITEM_TYPE: &str = "cleanup";
+/// A replace job's target page: not a wake (the mapping's filter keeps only `cleanup`).
+pub const JOB_PAGE_ITEM_TYPE: &str = "job-page";
 
 /// When a log or change event written now expires (DynamoDB TTL, epoch seconds).
 fn log_expiry() -> i64 {
@@ -428,6 +435,11 @@ pub fn group_from_item(directory_id: &str, item: &Item) -> Result<GroupRecord, S
         org_group_id: get_s(item, "orgGroupId").map(str::to_string),
         held: item
             .get("held")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+        members_pending: item
+            .get("membersPending")
             .and_then(|v| v.as_bool().ok())
             .copied()
             .unwrap_or(false),

@@ -2,6 +2,8 @@
 //! can cross tenants; every user, account, guard and membership has its own partition key
 //! so that no single key takes every write of a directory. See infra/README.md.
 
+use crate::directory::cleanup::JobSlot;
+
 pub const GSI1: &str = "gsi1";
 
 pub fn token(hash: &str) -> (String, String) {
@@ -159,7 +161,25 @@ pub fn member(directory_id: &str, group_id: &str, user_id: &str) -> (String, Str
 /// A deleted group's membership clean-up job: in the group's partition, beside the member
 /// items it removes (group ids are random UUIDs, never reused).
 pub fn cleanup_job(directory_id: &str, group_id: &str) -> (String, String) {
-    (group_partition(directory_id, group_id), "CLEANUP".into())
+    job(directory_id, group_id, JobSlot::Membership)
+}
+/// A group's job item of `slot`: its membership job (`CLEANUP`: a delete's clean-up or a
+/// replace) or the sync of its held conflict (`SYNC`), each at most one at a time.
+pub fn job(directory_id: &str, group_id: &str, slot: JobSlot) -> (String, String) {
+    let sk = match slot {
+        JobSlot::Membership => "CLEANUP",
+        JobSlot::Sync => "SYNC",
+    };
+    (group_partition(directory_id, group_id), sk.into())
+}
+/// A page of a replace job's target membership: after the job's `CLEANUP` item, before the
+/// group's `GROUP` item and its `MEMBER#` items, so no members query reads it.
+pub const JOB_PAGE_PREFIX: &str = "CLEANUP#PAGE#";
+pub fn job_page(directory_id: &str, group_id: &str, page: u32) -> (String, String) {
+    (
+        group_partition(directory_id, group_id),
+        format!("{JOB_PAGE_PREFIX}{page:04}"),
+    )
 }
 /// GSI1 partition of a user's memberships (its `groups` attribute, its deletion).
 pub fn groups_of_user(directory_id: &str, user_id: &str) -> String {

@@ -7,8 +7,9 @@ use std::sync::Mutex;
 use super::{found, Caller, Decision, Writer, Written};
 use crate::directory::access::{
     breakdown, plan_add_members, plan_create_org_group, plan_org_update, plan_reject,
-    plan_set_roles, plan_sync, Breakdown,
+    plan_set_roles, plan_sync, plan_sync_later, Breakdown,
 };
+use crate::directory::cleanup::{JobSlot, ASYNC_CLEANUP_THRESHOLD};
 use crate::directory::model::{ConflictRecord, GroupRecord, OrgGroupRecord, OrgRecord};
 use crate::directory::plan::Refusal;
 use crate::scim::error::ScimError;
@@ -21,6 +22,10 @@ pub struct Review {
     pub group: GroupRecord,
     /// The org group's admin members now.
     pub current: BTreeSet<String>,
+    /// The sync leaves its per-member work to a sync job (a big group): the breakdown's
+    /// per-account lists were not read (except on a dry run, which reads them to say what
+    /// will change).
+    pub later: bool,
 }
 
 pub(crate) async fn load_org_group(
@@ -44,6 +49,20 @@ pub(crate) async fn load_conflict(
     })
 }
 
+/// A held conflict's org group and SCIM group.
+async fn load_held(
+    store: &Store,
+    org: &OrgRecord,
+    conflict: &ConflictRecord,
+) -> Result<(OrgGroupRecord, GroupRecord), ScimError> {
+    let og = load_org_group(store, &org.id, &conflict.org_group_id).await?;
+    let group = store
+        .get_group(&conflict.directory_id, &conflict.group_id)
+        .await?
+        .ok_or_else(|| ScimError::not_found(format!("group {} not found", conflict.group_id)))?;
+    Ok((og, group))
+}
+
 /// The review of a held group (G2): the org group, the SCIM group, the accounts its IdP
 /// members are linked to, and the org group's admin members now.
 pub(crate) async fn load_review(
@@ -51,11 +70,7 @@ pub(crate) async fn load_review(
     org: &OrgRecord,
     conflict: ConflictRecord,
 ) -> Result<Review, ScimError> {
-    let og = load_org_group(store, &org.id, &conflict.org_group_id).await?;
-    let group = store
-        .get_group(&conflict.directory_id, &conflict.group_id)
-        .await?
-        .ok_or_else(|| ScimError::not_found(format!("group {} not found", conflict.group_id)))?;
+    let (og, group) = load_held(store, org, &conflict).await?;
     let idp = store
         .member_accounts(&conflict.directory_id, &conflict.group_id)
         .await?;
@@ -76,6 +91,40 @@ pub(crate) async fn load_review(
         breakdown: b,
         group,
         current,
+        later: false,
+    })
+}
+
+/// Whether a held group's sync is past the threshold: more IdP members, or more admin
+/// members of its org group, than one request handles (one query of each, at most
+/// `ASYNC_CLEANUP_THRESHOLD + 1` ids).
+async fn sync_is_big(store: &Store, org_id: &str, c: &ConflictRecord) -> Result<bool, ScimError> {
+    let (_, more_members) = store
+        .group_members_up_to(&c.directory_id, &c.group_id, ASYNC_CLEANUP_THRESHOLD)
+        .await?;
+    if more_members {
+        return Ok(true);
+    }
+    let (_, more_admins) = store
+        .org_group_members_after(org_id, &c.org_group_id, None, ASYNC_CLEANUP_THRESHOLD)
+        .await?;
+    Ok(more_admins)
+}
+
+/// A big held group's review without its members: the org group, the group, and a
+/// breakdown with no per-account list.
+async fn load_review_later(
+    store: &Store,
+    org: &OrgRecord,
+    conflict: ConflictRecord,
+) -> Result<Review, ScimError> {
+    let (og, group) = load_held(store, org, &conflict).await?;
+    let none = BTreeSet::new();
+    Ok(Review {
+        breakdown: breakdown(org, conflict, og, &none, &none, Vec::new()),
+        group,
+        current: none,
+        later: true,
     })
 }
 
@@ -205,11 +254,28 @@ impl Writer<'_> {
                 Some(c) => c,
                 None => load_conflict(self.store, &org.id, &dir, &gid).await?,
             };
-            let r = load_review(self.store, org, conflict).await?;
             let operation = format!("POST /conflicts/{dir}/{gid}/sync");
             let ctx = caller
                 .in_directory(&dir)
                 .context(operation, Vec::new(), Some(org));
+            let big = sync_is_big(self.store, &org.id, &conflict).await?;
+            // A dry run reads every member to say exactly what will change, as the review.
+            if big && !self.dry_run {
+                // One sync job per group at a time: a group held again and synced while
+                // its previous sync's job still runs waits for it.
+                if self.store.get_job(&dir, &gid, JobSlot::Sync).await?.is_some() {
+                    return Ok(Decision::Refuse(Refusal::from(ScimError::new(
+                        409,
+                        None,
+                        format!("the previous sync of group {gid} is still being applied; retry once it has finished (its end is in the log)"),
+                    ))));
+                }
+                let r = load_review_later(self.store, org, conflict).await?;
+                let plan = plan_sync_later(&ctx, org, &r.breakdown, &r.group).map_err(Refusal::from);
+                return Ok(Decision::from(plan.map(|p| (p, r))));
+            }
+            let mut r = load_review(self.store, org, conflict).await?;
+            r.later = big;
             let plan =
                 plan_sync(&ctx, org, &r.breakdown, &r.group, &r.current).map_err(Refusal::from);
             Ok(Decision::from(plan.map(|p| (p, r))))

@@ -16,7 +16,8 @@ pub async fn access_world_of(store: &Store, plan: &Plan) -> Result<AccessWorld, 
     let Some(org_id) = plan.events().next().map(|e| e.org_id.clone()) else {
         return Ok(AccessWorld::default());
     };
-    let needs = access_needs(&plan.writes, &plan.after, &plan.before);
+    let mut needs = access_needs(&plan.writes, &plan.after, &plan.before);
+    needs.accounts.extend(plan.observed.iter().cloned());
     let all: Vec<Write> = plan.writes.iter().chain(&plan.after).cloned().collect();
     let mut world = store
         .access_world(&org_id, &needs, &all, &plan.before)

@@ -6,16 +6,17 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::{check_if_match, found, Caller, Decision, Writer, Written};
-use crate::directory::cleanup::ASYNC_CLEANUP_THRESHOLD;
+use crate::directory::cleanup::{CleanupJobRecord, ASYNC_CLEANUP_THRESHOLD};
 use crate::directory::groups::{
-    display_name, plan_group_change, plan_group_create, plan_group_delete, plan_group_delete_later,
-    GroupDecision, GroupNameState, MemberChange,
+    display_name, plan_group_change, plan_group_change_later, plan_group_create, plan_group_delete,
+    plan_group_delete_later, GroupDecision, GroupNameState, MemberChange, MembershipLater,
 };
 use crate::directory::model::{GroupRecord, ManagedBy, Outcome};
 use crate::directory::plan::{Plan, Refusal};
 use crate::scim::error::ScimError;
 use crate::scim::members::{
-    added_ids, named_ids, needs_all_members, resolve_members, take_members, MemberOp, SplitPatch,
+    added_ids, named_ids, needs_all_members, replaces_all, resolve_members, take_members, MemberOp,
+    SplitPatch,
 };
 use crate::scim::patch::apply_patch;
 use crate::scim::schema::GROUP_RESOURCE;
@@ -116,7 +117,83 @@ pub(crate) async fn load_group(
     found(store.get_group(directory_id, id).await?, "group", id)
 }
 
+/// What a group change reads of the membership it changes.
+struct Membership {
+    /// Of the ids the request adds, the users of the directory (G6).
+    existing_users: BTreeSet<String>,
+    /// The membership the change applies to: the named members, every member, or a pending
+    /// replace job's target.
+    current: BTreeSet<String>,
+    /// Whether `current` is the whole membership (false: a group past the threshold whose
+    /// members were not all read, for a change that replaces them all).
+    complete: bool,
+    /// The replace job pending on the group.
+    pending: Option<CleanupJobRecord>,
+}
+
 impl Writer<'_> {
+    /// The membership `ops` apply to. A group with a pending replace job: its target (the
+    /// membership it shows). A change that needs every member: one query of up to
+    /// `ASYNC_CLEANUP_THRESHOLD` members says whether they are few enough to read; past
+    /// that, a change that replaces them all (`RemoveAll`) needs none of them (its result
+    /// does not depend on them), and only a filtered removal reads them all.
+    async fn load_membership(
+        &self,
+        dir: &str,
+        group: &GroupRecord,
+        ops: &[MemberOp],
+        adds: &BTreeSet<String>,
+    ) -> Result<Membership, ScimError> {
+        let id = group.id.as_str();
+        let pending = match group.members_pending && !ops.is_empty() {
+            true => self.store.get_cleanup_job(dir, id).await?,
+            false => None,
+        };
+        let no_members = BTreeSet::new();
+        let check_users = || {
+            self.store
+                .users_and_memberships(dir, None, &no_members, adds)
+        };
+        if pending.is_some() {
+            let (users, _) = check_users().await?;
+            let target = self.store.job_target(dir, id).await?;
+            return Ok(Membership {
+                existing_users: users,
+                current: target.into_iter().collect(),
+                complete: true,
+                pending,
+            });
+        }
+        if !needs_all_members(ops) {
+            let (users, current) = self
+                .store
+                .users_and_memberships(dir, Some(id), &named_ids(ops), adds)
+                .await?;
+            return Ok(Membership {
+                existing_users: users,
+                current,
+                complete: true,
+                pending: None,
+            });
+        }
+        let (users, _) = check_users().await?;
+        let (members, more) = self
+            .store
+            .group_members_up_to(dir, id, ASYNC_CLEANUP_THRESHOLD)
+            .await?;
+        let (current, complete) = match (more, replaces_all(ops)) {
+            (false, _) => (members, true),
+            (true, true) => (Vec::new(), false),
+            (true, false) => (self.store.group_members(dir, id).await?, true),
+        };
+        Ok(Membership {
+            existing_users: users,
+            current: current.into_iter().collect(),
+            complete,
+            pending: None,
+        })
+    }
+
     /// POST /Groups: G1 links it to a new org group, G2 holds a name conflict, G5 refuses a
     /// group of another directory. `group_id` is drawn once by the caller.
     pub async fn create_group(
@@ -166,23 +243,29 @@ impl Writer<'_> {
             check_if_match(if_match, group.version)?;
             let (doc, ops) = change.against(&group.doc)?;
             let adds = added_ids(&ops);
-            let (existing_users, current) = if needs_all_members(&ops) {
-                let (users, _) = self
-                    .store
-                    .users_and_memberships(dir, None, &BTreeSet::new(), &adds)
-                    .await?;
-                let all = self.store.group_members(dir, id).await?;
-                (users, all.into_iter().collect())
-            } else {
-                self.store
-                    .users_and_memberships(dir, Some(id), &named_ids(&ops), &adds)
-                    .await?
-            };
-            refuse_unknown_members(&adds, &existing_users)?;
-            let (added, removed) = resolve_members(&ops, &current);
+            let membership = self.load_membership(dir, &group, &ops, &adds).await?;
+            refuse_unknown_members(&adds, &membership.existing_users)?;
+            let (added, removed) = resolve_members(&ops, &membership.current);
             let members = MemberChange { added, removed };
+            // Past the threshold (the group's members, or what the request would write), or
+            // while a replace job is pending (its target is the membership a change applies
+            // to), the membership change is left to a replace job.
+            let later = membership.pending.is_some()
+                || !membership.complete
+                || members.added.len() + members.removed.len() > ASYNC_CLEANUP_THRESHOLD;
+            let target: Vec<String> = if later {
+                let mut set = membership.current.clone();
+                for id in &members.removed {
+                    set.remove(id);
+                }
+                set.extend(members.added.iter().cloned());
+                set.into_iter().collect()
+            } else {
+                Vec::new()
+            };
             let doc_changed = doc.as_ref().is_some_and(|d| *d != group.doc);
-            if !doc_changed && members.is_empty() {
+            // A replace of a big group whose members were not read is never a no-op.
+            if !doc_changed && members.is_empty() && membership.complete {
                 tracing::info!(request_id = %caller.request_id, directory = %dir, scim_id = %id, outcome = "no-op", "unchanged group; nothing written (L4)");
                 return Ok(Decision::Apply(
                     Plan::default(),
@@ -210,6 +293,17 @@ impl Writer<'_> {
             };
             let operation = format!("{} /Groups/{id}", change.method());
             let ctx = caller.context(operation, change.quirks().to_vec(), None);
+            if later {
+                let known = membership.complete.then_some(&members);
+                let later = MembershipLater {
+                    target: &target,
+                    known,
+                    pending: membership.pending.as_ref(),
+                };
+                let d = plan_group_change_later(&ctx, &group, doc, &names, linked.as_ref(), &later);
+                tracing::info!(request_id = %caller.request_id, directory = %dir, scim_id = %id, target = target.len(), added = members.added.len(), removed = members.removed.len(), "membership change left to an asynchronous job");
+                return Ok(decided(d, members));
+            }
             let d = plan_group_change(&ctx, &group, doc, &names, linked.as_ref(), &members);
             Ok(decided(d, members))
         })
@@ -248,10 +342,21 @@ impl Writer<'_> {
                 }
                 _ => Vec::new(),
             };
+            // A pending replace job becomes the delete's clean-up job, whatever the number of
+            // member items (the job item is the one of the group's partition).
+            let pending = match group.members_pending {
+                true => self.store.get_cleanup_job(dir, id).await?,
+                false => None,
+            };
             let ctx = caller.context(format!("DELETE /Groups/{id}"), Vec::new(), None);
-            if more {
-                let d =
-                    plan_group_delete_later(&ctx, &group, linked.as_ref(), &stale_admin_members);
+            if more || pending.is_some() {
+                let d = plan_group_delete_later(
+                    &ctx,
+                    &group,
+                    linked.as_ref(),
+                    &stale_admin_members,
+                    pending.as_ref(),
+                );
                 return Ok(decided(Ok(d), MemberChange::default()));
             }
             let removed = MemberChange {

@@ -429,7 +429,15 @@ async fn sync_one(call: &AdminCall<'_>, conflict: ConflictRecord) -> Result<Valu
             o.insert("writes".into(), json!(written.plan.len()));
         } else {
             o.insert("synced".into(), json!(true));
+            if r.later {
+                // Nobody's account was read: the job's end in the log has the numbers.
+                for k in ["added", "removed", "unchanged", "unlinkedMembers"] {
+                    o.insert(k.into(), Value::Null);
+                }
+            }
         }
+        // A big group's members are handled by a sync job (a dry run says it would be).
+        o.insert("asynchronous".into(), json!(r.later));
     }
     Ok(out)
 }
