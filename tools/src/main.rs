@@ -2,8 +2,8 @@
 //! `SCIMLINK_TABLE`). `scimlink-local bench [members]`: the benchmark behind `make bench`;
 //! it writes BENCHMARKS.md. `scimlink-local bench-push [events]`: only its push-latency
 //! section, updated in place in BENCHMARKS.md; `bench-events` and `bench-bulk` likewise
-//! regenerate only their sections, and `bench-big-groups [members]` the DELETE of a big
-//! group and its asynchronous clean-up.
+//! regenerate only their sections, and `bench-big-groups [members]` the DELETE, the
+//! membership-replacing PUT and the held group's sync of big groups and their jobs.
 //! `scimlink-local pump [--port P] [--interval-ms N] [--tick-seconds N]`: the local event
 //! source mapping (`make run` starts it). `scimlink-local receive [--port P] [--secret S]`:
 //! a loopback SET receiver that prints what arrives (and verifies it, given the secret).

@@ -1,23 +1,25 @@
 //! The big-groups section (`scimlink-local bench-big-groups [members]`, and part of
-//! `make bench`): a DELETE of a group of 100,000 members, the time it takes to answer and
-//! the time until its asynchronous clean-up has removed every member item, the worker
-//! driven as on AWS: the table's stream read by the pump code (`scimlink::events::pump`),
-//! the queued job's records handed to the `group-cleanup` handler in batches of 10.
+//! `make bench`): a DELETE of a group of 100,000 members, a PUT replacing such a group's
+//! members, and the sync of such a held group; for each, the time it takes to answer and
+//! the time until its asynchronous job has finished, the worker driven as on AWS: the
+//! table's stream read by the pump code (`scimlink::events::pump`), the queued job's
+//! records handed to the `group-cleanup` handler in batches of 10.
 
 use std::time::{Duration, Instant};
 
+use scimlink::directory::cleanup::JobSlot;
 use scimlink::events::cleanup::{CleanupService, DEFAULT_CLEANUP_BUDGET};
 use scimlink::events::pump::{batches, StartingPosition, StreamPump};
 use scimlink::http::AppState;
 use scimlink::store::MetricsSnapshot;
 use serde_json::json;
 
-use super::{seed_members, setup, BenchResult};
+use super::{seed_conflict, seed_members, setup, Bench, BenchResult, OPERATOR_KEY};
 
 pub const HEADING: &str = "## Big groups";
 
-/// What the clean-up of one deleted group took.
-struct CleanupTimes {
+/// What one big-group request and its job took.
+struct JobTimes {
     answered: Duration,
     request_cost: MetricsSnapshot,
     finished: Duration,
@@ -25,45 +27,43 @@ struct CleanupTimes {
     worker_cost: MetricsSnapshot,
 }
 
-async fn delete_and_clean_up(
+/// The group's job that a request leaves behind: the membership slot (a DELETE's clean-up,
+/// a PUT's replace) or the sync slot.
+#[derive(Clone, Copy)]
+enum Job {
+    Membership,
+    Sync,
+}
+
+/// Sends one request (as `send` makes it) about group `gid` of `dir_id`, expects `status`,
+/// then drives the `group-cleanup` worker from the table's stream, as the mapping would,
+/// until the group's `job` is gone.
+async fn answer_and_settle<F, Fut>(
     state: &AppState,
-    sdk: &aws_config::SdkConfig,
-    endpoint: Option<&str>,
-    members: usize,
-) -> BenchResult<CleanupTimes> {
-    let (bench, _, dir_id) = setup(state).await?;
-    let (status, body) = bench
-        .scim("POST", "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Everyone"})))
-        .await?;
-    if status != 201 {
-        return Err(format!("create group: {status} {body}").into());
-    }
-    let gid = body["id"].as_str().ok_or("no group id")?.to_string();
-    let seeded = Instant::now();
-    seed_members(state, &dir_id, &gid, members).await?;
-    eprintln!(
-        "big groups: seeded {members} members in {:.1}s",
-        seeded.elapsed().as_secs_f64()
-    );
-    let mut pump = StreamPump::new(
-        sdk,
-        endpoint,
-        state.store.table().to_string(),
-        StartingPosition::Latest,
-    );
+    pump: &mut StreamPump,
+    (dir_id, gid): (&str, &str),
+    job: Job,
+    status: u16,
+    send: F,
+) -> BenchResult<JobTimes>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = BenchResult<(u16, serde_json::Value)>>,
+{
     pump.poll_all().await?;
     let worker = CleanupService::new(state.store.clone(), DEFAULT_CLEANUP_BUDGET);
-
     let before = state.store.metrics().snapshot();
     let started = Instant::now();
-    let (status, body) = bench
-        .scim("DELETE", &format!("/Groups/{gid}"), None)
-        .await?;
+    let (answered_status, body) = send().await?;
     let answered = started.elapsed();
     let request_cost = state.store.metrics().snapshot() - before;
-    if status != 204 {
-        return Err(format!("delete group: {status} {body}").into());
+    if answered_status != status {
+        return Err(format!("the request answered {answered_status} {body}").into());
     }
+    let slot = match job {
+        Job::Membership => JobSlot::Membership,
+        Job::Sync => JobSlot::Sync,
+    };
     let prefix = format!("DIR#{dir_id}#GROUP#{gid}");
     let before = state.store.metrics().snapshot();
     let mut invocations = 0;
@@ -74,67 +74,189 @@ async fn delete_and_clean_up(
             invocations += 1;
             let response = worker.handle_stream(&batch).await;
             if !response.batch_item_failures.is_empty() {
-                return Err(format!("clean-up failed: {response:?}").into());
+                return Err(format!("the job failed: {response:?}").into());
             }
         }
-        if state.store.get_cleanup_job(&dir_id, &gid).await?.is_none() {
+        if state.store.get_job(dir_id, gid, slot).await?.is_none() {
             break;
         }
         if started.elapsed() > Duration::from_secs(1800) {
-            return Err("the clean-up did not finish within 30 minutes".into());
+            return Err("the job did not finish within 30 minutes".into());
         }
         // As Lambda's mapping polls a shard: about four times a second when idle.
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let finished = started.elapsed();
-    let worker_cost = state.store.metrics().snapshot() - before;
-    let left = state.store.group_members_up_to(&dir_id, &gid, 1).await?.0;
-    if !left.is_empty() {
-        return Err("the job finished with member items left".into());
-    }
-    Ok(CleanupTimes {
+    Ok(JobTimes {
         answered,
         request_cost,
-        finished,
+        finished: started.elapsed(),
         invocations,
-        worker_cost,
+        worker_cost: state.store.metrics().snapshot() - before,
     })
 }
 
-/// The section: one DELETE of a `members`-member group and its clean-up.
+/// A SCIM group of `members` seeded members: its id.
+async fn seeded_group(
+    state: &AppState,
+    bench: &Bench,
+    dir_id: &str,
+    name: &str,
+    members: usize,
+) -> BenchResult<String> {
+    let (status, body) = bench
+        .scim("POST", "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})))
+        .await?;
+    if status != 201 {
+        return Err(format!("create group: {status} {body}").into());
+    }
+    let gid = body["id"].as_str().ok_or("no group id")?.to_string();
+    let seeded = Instant::now();
+    seed_members(state, dir_id, &gid, members).await?;
+    eprintln!(
+        "big groups: seeded {members} members of {name} in {:.1}s",
+        seeded.elapsed().as_secs_f64()
+    );
+    Ok(gid)
+}
+
+/// The three requests that leave a big group's members to a job, each on its own group
+/// of `members`: (row name, what it took).
+async fn rows(
+    state: &AppState,
+    sdk: &aws_config::SdkConfig,
+    endpoint: Option<&str>,
+    members: usize,
+) -> BenchResult<Vec<(String, JobTimes)>> {
+    let (bench, org_id, dir_id) = setup(state).await?;
+    let mut pump = StreamPump::new(
+        sdk,
+        endpoint,
+        state.store.table().to_string(),
+        StartingPosition::Latest,
+    );
+    let mut rows = Vec::new();
+
+    let gid = seeded_group(state, &bench, &dir_id, "Everyone", members).await?;
+    let path = format!("/Groups/{gid}");
+    let t = answer_and_settle(
+        state,
+        &mut pump,
+        (&dir_id, &gid),
+        Job::Membership,
+        204,
+        || bench.scim("DELETE", &path, None),
+    )
+    .await?;
+    if !state
+        .store
+        .group_members_up_to(&dir_id, &gid, 1)
+        .await?
+        .0
+        .is_empty()
+    {
+        return Err("the clean-up finished with member items left".into());
+    }
+    rows.push((format!("DELETE of a {members}-member group"), t));
+
+    // A PUT that keeps the first 1,000 seeded members (as `seed_members` names them).
+    let kept = 1_000.min(members);
+    let gid = seeded_group(state, &bench, &dir_id, "Replaced", members).await?;
+    let target: Vec<serde_json::Value> = (0..kept)
+        .map(|i| json!({"value": format!("seed-{gid}-{i:06}")}))
+        .collect();
+    let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                      "displayName": "Replaced", "members": target});
+    let path = format!("/Groups/{gid}");
+    let t = answer_and_settle(
+        state,
+        &mut pump,
+        (&dir_id, &gid),
+        Job::Membership,
+        200,
+        || bench.scim("PUT", &path, Some(body)),
+    )
+    .await?;
+    let left = state.store.group_members(&dir_id, &gid).await?.len();
+    if left != kept {
+        return Err(format!("the replace finished with {left} members, not {kept}").into());
+    }
+    rows.push((
+        format!("PUT replacing a {members}-member group's members with {kept} of them"),
+        t,
+    ));
+
+    // A held group whose org group has the same accounts as admin members: the sync hands
+    // it to the directory, the job walks every member, then removes every admin membership.
+    let started = Instant::now();
+    let gid = seed_conflict(
+        &bench,
+        &org_id,
+        &dir_id,
+        OPERATOR_KEY,
+        "sync-large",
+        members,
+        0,
+    )
+    .await?;
+    eprintln!(
+        "big groups: seeded held group sync-large ({members} members, as many admin members) in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    let path = format!("/admin/v1/orgs/{org_id}/conflicts/{dir_id}/{gid}/sync");
+    let t = answer_and_settle(state, &mut pump, (&dir_id, &gid), Job::Sync, 200, || {
+        bench.call("POST", &path, OPERATOR_KEY, None)
+    })
+    .await?;
+    rows.push((
+        format!("sync of a held {members}-member group ({members} admin memberships replaced)"),
+        t,
+    ));
+    Ok(rows)
+}
+
+/// The section: a DELETE, a PUT and a held group's sync of `members`-member groups, each
+/// answered at once and its job run to its end.
 pub async fn section(
     state: AppState,
     sdk: &aws_config::SdkConfig,
     endpoint: Option<&str>,
     members: usize,
 ) -> BenchResult<String> {
-    let t = delete_and_clean_up(&state, sdk, endpoint, members).await?;
-    let chunks = members.div_ceil(scimlink::directory::cleanup::CLEANUP_CHUNK);
-    Ok(format!(
+    let rows = rows(&state, sdk, endpoint, members).await?;
+    let mut out = format!(
         "{HEADING}\n\n\
-         A DELETE of a group past {threshold} members answers once the group, its name and its\n\
-         attachment are gone (one transaction with the clean-up job); its member items are removed\n\
-         afterwards by the `group-cleanup` worker, woken by the job's stream record, in chunks of\n\
-         {chunk} (one transaction each, with the job's progress). Here the worker is driven through\n\
-         the pump path: DynamoDB Local's stream read by `scimlink::events::pump`, the job's records\n\
-         handed to the handler in-process with Lambda's budget ({budget} s per invocation). The\n\
-         seeded members have no accounts, so no access events are derived; each chunk still reads\n\
-         the group's org group and the directory's safeguard, as any removal does.\n\n\
-         | DELETE of a {members}-member group | ms | DynamoDB requests | RCU | WCU |\n\
-         |---|---:|---:|---:|---:|\n\
-         | time to answer | {answer} | {rq} | {rr:.1} | {rw:.1} |\n\
-         | time until the clean-up finishes ({chunks} chunks, {inv} worker invocation(s)) | {done} | {wq} | {wr:.1} | {ww:.1} |\n",
+         A DELETE of a group past {threshold} members, a PUT that replaces such a group's members\n\
+         and the sync of such a held group answer once what every read must see is written (one\n\
+         transaction with a job item); the member items (and for the sync, the members' access\n\
+         events and the old admin memberships) are handled afterwards by the `group-cleanup`\n\
+         worker, woken by the job's stream record, in chunks of {chunk} (one transaction each,\n\
+         with the job's progress). Here the worker is driven through the pump path: DynamoDB\n\
+         Local's stream read by `scimlink::events::pump`, the job's records handed to the handler\n\
+         in-process with Lambda's budget ({budget} s per invocation). The DELETE's and the PUT's\n\
+         seeded members have no accounts, so no access events are derived; each chunk still\n\
+         reads the group's org group and the directory's safeguard, as any removal does. The\n\
+         held group's members are linked to accounts that are already the org group's admin\n\
+         members (`bench::seed_conflict`), so the sync grants nobody new access and removes\n\
+         every admin membership item.\n\n\
+         | request | time to answer ms | its DynamoDB requests | RCU | WCU | until the job ends ms | worker invocations | the job's DynamoDB requests | RCU | WCU |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         threshold = scimlink::directory::cleanup::ASYNC_CLEANUP_THRESHOLD,
         chunk = scimlink::directory::cleanup::CLEANUP_CHUNK,
         budget = DEFAULT_CLEANUP_BUDGET.as_secs(),
-        answer = t.answered.as_millis(),
-        rq = t.request_cost.requests,
-        rr = t.request_cost.read_units,
-        rw = t.request_cost.write_units,
-        done = t.finished.as_millis(),
-        inv = t.invocations,
-        wq = t.worker_cost.requests,
-        wr = t.worker_cost.read_units,
-        ww = t.worker_cost.write_units,
-    ))
+    );
+    for (name, t) in rows {
+        out += &format!(
+            "| {name} | {} | {} | {:.1} | {:.1} | {} | {} | {} | {:.1} | {:.1} |\n",
+            t.answered.as_millis(),
+            t.request_cost.requests,
+            t.request_cost.read_units,
+            t.request_cost.write_units,
+            t.finished.as_millis(),
+            t.invocations,
+            t.worker_cost.requests,
+            t.worker_cost.read_units,
+            t.worker_cost.write_units,
+        );
+    }
+    Ok(out)
 }
