@@ -131,6 +131,30 @@ async fn seed_members(
     put_parallel(state, records).await
 }
 
+/// A SCIM group of `members` seeded members: its id.
+async fn seeded_group(
+    state: &AppState,
+    bench: &Bench,
+    dir_id: &str,
+    name: &str,
+    members: usize,
+) -> BenchResult<String> {
+    let (status, body) = bench
+        .scim("POST", "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})))
+        .await?;
+    if status != 201 {
+        return Err(format!("create group: {status} {body}").into());
+    }
+    let gid = body["id"].as_str().ok_or("no group id")?.to_string();
+    let seeded = Instant::now();
+    seed_members(state, dir_id, &gid, members).await?;
+    eprintln!(
+        "seeded {members} members of {name} in {:.1}s",
+        seeded.elapsed().as_secs_f64()
+    );
+    Ok(gid)
+}
+
 /// An admin API call with the operator key, answered as JSON.
 async fn admin_call(
     state: &AppState,
@@ -206,19 +230,7 @@ pub async fn run(state: AppState, large: usize) -> BenchResult<String> {
 
     let mut groups = Vec::new();
     for (name, size) in [("Small", 10usize), ("Large", large)] {
-        let (status, body) = bench
-            .scim("POST", "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})))
-            .await?;
-        if status != 201 {
-            return Err(format!("create group: {status} {body}").into());
-        }
-        let gid = body["id"].as_str().ok_or("no group id")?.to_string();
-        let started = Instant::now();
-        seed_members(&state, &dir_id, &gid, size).await?;
-        eprintln!(
-            "seeded {size} members of {name} in {:.1}s",
-            started.elapsed().as_secs_f64()
-        );
+        let gid = seeded_group(&state, &bench, &dir_id, name, size).await?;
         groups.push((name, size, gid));
     }
     let (status, newcomer) = bench

@@ -14,7 +14,7 @@ use scimlink::http::AppState;
 use scimlink::store::MetricsSnapshot;
 use serde_json::json;
 
-use super::{seed_conflict, seed_members, setup, Bench, BenchResult, OPERATOR_KEY};
+use super::{seed_conflict, seeded_group, setup, BenchResult, OPERATOR_KEY};
 
 pub const HEADING: &str = "## Big groups";
 
@@ -93,30 +93,6 @@ where
         invocations,
         worker_cost: state.store.metrics().snapshot() - before,
     })
-}
-
-/// A SCIM group of `members` seeded members: its id.
-async fn seeded_group(
-    state: &AppState,
-    bench: &Bench,
-    dir_id: &str,
-    name: &str,
-    members: usize,
-) -> BenchResult<String> {
-    let (status, body) = bench
-        .scim("POST", "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})))
-        .await?;
-    if status != 201 {
-        return Err(format!("create group: {status} {body}").into());
-    }
-    let gid = body["id"].as_str().ok_or("no group id")?.to_string();
-    let seeded = Instant::now();
-    seed_members(state, dir_id, &gid, members).await?;
-    eprintln!(
-        "big groups: seeded {members} members of {name} in {:.1}s",
-        seeded.elapsed().as_secs_f64()
-    );
-    Ok(gid)
 }
 
 /// The three requests that leave a big group's members to a job, each on its own group
