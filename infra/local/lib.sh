@@ -333,6 +333,18 @@ bootstrap_directory() {
     SCIM_TOKEN="$(json_field token <<<"$RESP")"
 }
 
+# The profile of the local tools (`scimlink-local`: the table, the stream pump): run.sh
+# sets it to (--release) in its release mode. Built with `--bin` and no `-p`, so they share
+# the shared crates' build with the functions' (see build_functions): a release stack
+# then builds no debug variant of the workspace at all (measured: a release `make run`
+# in a target directory without debug builds waited 897 s for one).
+TOOLS_PROFILE=()
+
+# local_tool ARGS...: `scimlink-local ARGS...`, built in TOOLS_PROFILE.
+local_tool() {
+    cargo run -q "${TOOLS_PROFILE[@]}" --bin scimlink-local -- "$@"
+}
+
 # start_pump PORT [LOG_FILE]: `scimlink-local pump` in the background, invoking the
 # events function behind `cargo lambda watch` on 127.0.0.1:PORT with what the table's
 # stream receives (as Lambda's event source mapping would), plus a scheduled tick.
@@ -340,12 +352,12 @@ bootstrap_directory() {
 PUMP_PID=""
 start_pump() {
     local port="$1" log_file="${2:-}"
-    cargo build -q -p scimlink-tools --bin scimlink-local
+    cargo build -q "${TOOLS_PROFILE[@]}" --bin scimlink-local
     set -m
     if [ -n "$log_file" ]; then
-        cargo run -q -p scimlink-tools --bin scimlink-local -- pump --port "$port" </dev/null >"$log_file" 2>&1 &
+        local_tool pump --port "$port" </dev/null >"$log_file" 2>&1 &
     else
-        cargo run -q -p scimlink-tools --bin scimlink-local -- pump --port "$port" </dev/null &
+        local_tool pump --port "$port" </dev/null &
     fi
     PUMP_PID=$!
     set +m
@@ -355,5 +367,5 @@ start_pump() {
 # export_local_aws_env pointed the environment at.
 create_table() {
     log "creating table $SCIMLINK_TABLE"
-    cargo run -q -p scimlink-tools --bin scimlink-local -- create-table
+    local_tool create-table
 }

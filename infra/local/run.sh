@@ -36,6 +36,7 @@ if [ "${SCIMLINK_RELEASE:-0}" = 1 ]; then
     MODE=release
     INSTANCES="${SCIMLINK_INSTANCES:-2}"
     BUILD_ARGS=(--release)
+    TOOLS_PROFILE=(--release)
     WATCH_ARGS=(--release --ignore-changes --concurrency "$INSTANCES")
 else
     MODE=debug
