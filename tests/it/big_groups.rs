@@ -4,7 +4,7 @@
 //! stream (read by the same pump code as `make run`) and run by the `group-cleanup`
 //! handler in-process.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use scimlink::directory::cleanup::{
     CleanupJobRecord, CleanupState, JobKind, JobSlot, ASYNC_CLEANUP_THRESHOLD, CLEANUP_CHUNK,
@@ -145,15 +145,13 @@ async fn g_big_group_delete_answers_at_once_and_its_clean_up_runs_from_the_strea
     );
     pump.poll_all().await.expect("stream");
 
-    // The DELETE: a handful of requests, whatever the group's size.
-    let started = Instant::now();
+    // The DELETE: a handful of requests, whatever the group's size (its time to answer is
+    // measured in the bench, BENCHMARKS.md "Big groups", never in a test).
     let (r, cost) = t
         .measure(t.scim("DELETE", &format!("/Groups/{gid}"), None))
         .await;
-    let answered = started.elapsed();
     assert_eq!(r.status, 204, "{}", r.body);
     assert!(cost.requests <= 10, "{cost:?}");
-    assert!(answered < Duration::from_secs(2), "{answered:?}");
 
     // Gone from every read at once, while its member items are still there.
     assert_eq!(member_items_left(&t, &gid).await, total);
@@ -444,7 +442,6 @@ async fn g_big_put_answers_at_once_and_its_membership_change_runs_from_the_strea
     pump.poll_all().await.expect("stream");
 
     // The PUT answers at once with the group as it now is: its new membership.
-    let started = Instant::now();
     let (r, cost) = t
         .measure(t.scim(
             "PUT",
@@ -452,9 +449,7 @@ async fn g_big_put_answers_at_once_and_its_membership_change_runs_from_the_strea
             Some(group_body("Everyone", &target)),
         ))
         .await;
-    let answered = started.elapsed();
     assert_eq!(r.status, 200, "{}", r.body);
-    assert!(answered < Duration::from_secs(2), "{answered:?}");
     assert!(cost.requests <= 30, "{cost:?}");
     assert_eq!(member_ids(&r.body), target);
     let job = pending_job(&t, &gid).await;
@@ -750,15 +745,12 @@ async fn g3_big_held_group_sync_answers_at_once_and_its_job_applies_each_members
     assert_eq!(cost.write_units, 0.0);
 
     // The sync: one transaction, whatever the group's size.
-    let started = Instant::now();
     let (r, cost) = t.measure(t.org_admin("POST", &path, None)).await;
-    let answered = started.elapsed();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
         (&r.body["synced"], &r.body["asynchronous"]),
         (&json!(true), &json!(true))
     );
-    assert!(answered < Duration::from_secs(2), "{answered:?}");
     assert!(cost.requests <= 15, "{cost:?}");
     // Access flips for everyone at once (G3): the org group takes the IdP's membership.
     assert_eq!(t.roles(a).await, Vec::<String>::new());
