@@ -34,7 +34,6 @@ fn condition_expression(
 }
 
 fn write_request(write: &Write) -> Result<WriteRequest, StoreError> {
-    let build_err = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Service(e.to_string());
     match write {
         Write::Put(record, Condition::Always) => Ok(WriteRequest::builder()
             .put_request(
@@ -59,7 +58,6 @@ fn write_request(write: &Write) -> Result<WriteRequest, StoreError> {
 }
 
 fn transact_item(store: &Store, write: &Write) -> Result<TransactWriteItem, StoreError> {
-    let build_err = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Service(e.to_string());
     match write {
         Write::Put(record, cond) => {
             let mut put = Put::builder()
@@ -123,6 +121,12 @@ fn transact_item(store: &Store, write: &Write) -> Result<TransactWriteItem, Stor
     }
 }
 
+/// A request the SDK's builder refused (a missing required field): a bug of ours, reported
+/// as a store error rather than a panic.
+fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Service(e.to_string())
+}
+
 /// An update of a group's item that moves its version and `lastModified`.
 fn group_update(
     store: &Store,
@@ -139,7 +143,7 @@ fn group_update(
         .expression_attribute_values(":lm", AttributeValue::S(last_modified.to_string()))
         .expression_attribute_values(":one", AttributeValue::N("1".into()))
         .build()
-        .map_err(|e| StoreError::Service(e.to_string()))?;
+        .map_err(build_err)?;
     Ok(TransactWriteItem::builder().update(update).build())
 }
 

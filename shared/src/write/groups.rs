@@ -154,9 +154,11 @@ impl Writer<'_> {
             self.store
                 .users_and_memberships(dir, None, &no_members, adds)
         };
+        // The added users' check and the membership read are independent: side by side,
+        // one round trip.
         if pending.is_some() {
-            let (users, _) = check_users().await?;
-            let target = self.store.job_target(dir, id).await?;
+            let ((users, _), target) =
+                futures::try_join!(check_users(), self.store.job_target(dir, id))?;
             return Ok(Membership {
                 existing_users: users,
                 current: target.into_iter().collect(),
@@ -176,11 +178,11 @@ impl Writer<'_> {
                 pending: None,
             });
         }
-        let (users, _) = check_users().await?;
-        let (members, more) = self
-            .store
-            .group_members_up_to(dir, id, ASYNC_CLEANUP_THRESHOLD)
-            .await?;
+        let ((users, _), (members, more)) = futures::try_join!(
+            check_users(),
+            self.store
+                .group_members_up_to(dir, id, ASYNC_CLEANUP_THRESHOLD)
+        )?;
         let (current, complete) = match (more, replaces_all(ops)) {
             (false, _) => (members, true),
             (true, true) => (Vec::new(), false),
